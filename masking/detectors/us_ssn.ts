@@ -1,0 +1,24 @@
+// US Social Security numbers written NNN-NN-NNNN, excluding ranges the SSA never issues:
+// area 000, 666 and 900–999; group 00; serial 0000.
+import { isAsciiDigit as d, markAt, markLimit, regexSpans, type Detector, type Span } from './detector.js';
+
+const SSN = /(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])/g;
+
+export const usSsn: Detector = {
+  name: 'us_ssn',
+  kind: 'ssn',
+  prefilter(p, buf, start, end) {
+    if (p.digits < 9 || p.dash < 2 || p.maxDigitRun < 4) return false;
+    // the byte shape DDD-DD-DDDD somewhere (dates are DDDD-DD-DD)
+    const lim = markLimit(p);
+    for (let k = 0; k < lim; k++) {
+      const i = markAt(p, start, k);
+      if (i < start + 3 || i + 7 >= end || buf[i] !== 0x2d || buf[i + 3] !== 0x2d) continue;
+      if (d(buf[i - 3]) && d(buf[i - 2]) && d(buf[i - 1]) && d(buf[i + 1]) && d(buf[i + 2])) {
+        if (d(buf[i + 4]) && d(buf[i + 5]) && d(buf[i + 6]) && d(buf[i + 7])) return true;
+      }
+    }
+    return false;
+  },
+  find: (text: string): Span[] => regexSpans(SSN, text),
+};

@@ -1,0 +1,135 @@
+// Wires config, store, identity, policy, masking and the listeners; graceful shutdown.
+import tls from 'node:tls';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { DEFAULT_PORTS, type Config, type ConnectionConfig, type TlsMode } from './config/schema.js';
+import { IdentityProvider } from './identity/provider.js';
+import { GuardrailPolicy } from './policy/guardrails.js';
+import { buildResultMaskers } from '../masking/engine.js';
+import { SqliteAuditStore } from './audit/sqlite.js';
+import type { AuditStore } from './audit/store.js';
+import { ensureGatewayTls } from './tls.js';
+import { CancelRegistry, type PgContext } from '../protocols/postgres/handshake.js';
+import { listenPostgres, ownPortConnections, type PgListener } from '../protocols/postgres/listener.js';
+import { CatalogResolver } from '../protocols/postgres/catalog.js';
+import { sendCancel, type UpstreamTarget } from '../protocols/postgres/upstream.js';
+import type { PgSession } from '../protocols/postgres/session.js';
+
+export interface Gateway {
+  /** bound ports: 'postgres' for the shared listener, and each connection with its own port by name */
+  ports: Record<string, number>;
+  audit: AuditStore;
+  sessions(): number;
+  close(graceMs?: number): Promise<void>;
+}
+
+export interface StartOptions {
+  logger: Logger;
+  configPath?: string;
+  /** open the store here instead of config.store (tests) */
+  audit?: AuditStore;
+}
+
+export async function startGateway(config: Config, opts: StartOptions): Promise<Gateway> {
+  const log = opts.logger;
+  if (config.store && 'postgres' in config.store) {
+    throw new Error('store.postgres is not built yet; use store: { sqlite: FILE } (the default)');
+  }
+  const sqliteFile = config.store && 'sqlite' in config.store ? config.store.sqlite : path.join(config.dataDir, 'portcullis.db');
+  const audit = opts.audit ?? new SqliteAuditStore(sqliteFile);
+  const identity = new IdentityProvider(config);
+  const policy = new GuardrailPolicy(config);
+  const maskers = buildResultMaskers(config);
+  const material = await ensureGatewayTls(config, log);
+  const secureContext = tls.createSecureContext({ cert: material.cert, key: material.key });
+  const sessions = new Set<PgSession>();
+  const cancels = new CancelRegistry();
+  const catalogs = new Map<string, CatalogResolver>();
+  let accepting = true;
+  let closing: Promise<void> | null = null;
+
+  if (audit instanceof SqliteAuditStore) {
+    audit.onError = (err) => {
+      // Fail closed: without the audit nothing may be answered or forwarded.
+      log.fatal({ err: err.message }, 'audit store failed; closing every session');
+      for (const s of sessions) s.destroy('audit store failure');
+    };
+  }
+
+  const baseCtx = (tlsMode: TlsMode, clientAuth: 'password' | 'scram', own?: ConnectionConfig): PgContext => ({
+    config,
+    identity,
+    policy,
+    maskers,
+    audit,
+    log,
+    secureContext,
+    tlsMode,
+    clientAuth,
+    ownConnection: own,
+    cancels,
+    catalog: (conn: ConnectionConfig, target: UpstreamTarget) => {
+      const key = `${conn.name}\u0000${target.database}`;
+      let c = catalogs.get(key);
+      if (!c) {
+        c = new CatalogResolver(target);
+        catalogs.set(key, c);
+      }
+      return c;
+    },
+    sessions,
+    sendCancel,
+    accepting: () => accepting,
+  });
+
+  const listeners: PgListener[] = [];
+  const ports: Record<string, number> = {};
+  const pgConnections = config.connections.filter((c) => c.protocol === 'postgres');
+  try {
+    const pgCfg = config.listen.postgres;
+    if (pgCfg || pgConnections.some((c) => !c.listen)) {
+      const l = await listenPostgres(
+        baseCtx(pgCfg?.tls ?? config.tls.mode, pgCfg?.clientAuth ?? 'password'),
+        pgCfg?.host ?? '0.0.0.0',
+        pgCfg?.port ?? DEFAULT_PORTS.postgres,
+      );
+      listeners.push(l);
+      ports.postgres = l.port;
+    }
+    for (const conn of ownPortConnections(config.connections)) {
+      const l = await listenPostgres(
+        baseCtx(conn.listen!.tls ?? pgCfg?.tls ?? config.tls.mode, pgCfg?.clientAuth ?? 'password', conn),
+        conn.listen!.host ?? pgCfg?.host ?? '0.0.0.0',
+        conn.listen!.port,
+      );
+      listeners.push(l);
+      ports[conn.name] = l.port;
+    }
+  } catch (err) {
+    for (const l of listeners) await l.close();
+    audit.close();
+    throw err;
+  }
+
+  return {
+    ports,
+    audit,
+    sessions: () => sessions.size,
+    close(graceMs = 5000) {
+      closing ??= (async () => {
+        accepting = false;
+        const closed = Promise.all(listeners.map((l) => l.close()));
+        for (const s of sessions) s.shutdown();
+        const deadline = Date.now() + graceMs;
+        while (sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        for (const s of [...sessions]) s.destroy('gateway shutdown (grace period over)');
+        await Promise.race([closed, new Promise((r) => setTimeout(r, 1000))]);
+        for (const c of catalogs.values()) c.close();
+        if (!opts.audit) audit.close();
+        else audit.flush();
+        log.info('gateway stopped');
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,628 @@
+// Hand-written SQL lexer: one pass, no regex over the raw text.
+// Every disagreement with the server's own lexer about where a string, comment or quoted
+// identifier ends is a policy bypass, so the rules below follow PostgreSQL's scan.l and
+// MySQL/MariaDB's sql_lex.cc closely, and anything ambiguous is reported as an error
+// (the statement then takes the connection's fallback).
+import type { SqlLexerSettings } from '../../types.js';
+
+export type TokenKind = 'word' | 'qident' | 'string' | 'number' | 'param' | 'op' | 'semicolon';
+
+export interface Token {
+  readonly kind: TokenKind;
+  /** word: lower-cased; qident and string: decoded content; others: the source text */
+  readonly value: string;
+  /** offsets in the source text, end exclusive */
+  readonly start: number;
+  readonly end: number;
+  /** string: a prefixed (E, B, X, N, U&) literal or one holding backslash escapes; its decoded value is approximate */
+  readonly special?: boolean;
+}
+
+/** A MySQL executable comment whose execution depends on the server's flavour and version. */
+export interface VersionedComment {
+  /** null for `/*M!` without digits */
+  readonly version: number | null;
+  /** `/*M!` (MariaDB only; MySQL treats it as a plain comment) */
+  readonly maria: boolean;
+}
+
+export interface LexResult {
+  readonly tokens: Token[];
+  /** set when the text cannot be lexed reliably; tokens then hold what came before */
+  readonly error?: string;
+  readonly versioned: readonly VersionedComment[];
+}
+
+export interface LexOptions {
+  /** mysql: decides whether a versioned executable comment runs; default: every one runs */
+  readonly runVersioned?: (c: VersionedComment) => boolean;
+}
+
+const NUL = 0;
+const TAB = 9;
+const LF = 10;
+const CR = 13;
+const SPACE = 32;
+const BANG = 33; // '!'
+const DQUOTE = 34; // '"'
+const HASH = 35; // '#'
+const DOLLAR = 36; // '$'
+const AMP = 38; // '&'
+const SQUOTE = 39; // "'"
+const STAR = 42; // '*'
+const PLUS = 43; // '+'
+const MINUS = 45; // '-'
+const DOT = 46; // '.'
+const SLASH = 47; // '/'
+const SEMI = 59; // ';'
+const QMARK = 63; // '?'
+const BACKSLASH = 92; // '\\'
+const BACKTICK = 96; // '`'
+
+// PostgreSQL {space} and MySQL my_isspace agree: \t \n \v \f \r and space.
+const isSpace = (c: number): boolean => c === SPACE || (c >= TAB && c <= CR);
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+const isHex = (c: number): boolean => isDigit(c) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+const isLetter = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+// Both servers treat every byte >= 0x80 as an identifier character; here every UTF-16 unit >= 0x80.
+const isIdentStart = (c: number): boolean => isLetter(c) || c === 95 || c >= 0x80;
+const isIdentCont = (c: number): boolean => isIdentStart(c) || isDigit(c) || c === DOLLAR;
+
+// Longest first. None may contain "--", "/*" or "#" (they start comments).
+const MULTI_OPS = ['<=>', '->>', '::', '<=', '>=', '<>', '!=', '=>', ':=', '||', '&&', '->'];
+
+class Lexer {
+  private pos = 0;
+  private readonly tokens: Token[] = [];
+  private readonly versioned: VersionedComment[] = [];
+  private error: string | undefined;
+  /** mysql: inside an executed comment, whose `*` `/` closes it */
+  private inExec = false;
+  private readonly pg: boolean;
+  private readonly scs: boolean;
+  private readonly mysqlEscapes: boolean;
+  private readonly ansiQuotes: boolean;
+
+  constructor(
+    private readonly text: string,
+    settings: SqlLexerSettings,
+    private readonly options: LexOptions,
+  ) {
+    this.pg = settings.dialect === 'postgres';
+    this.scs = settings.standardConformingStrings ?? true;
+    this.mysqlEscapes = !(settings.noBackslashEscapes ?? false);
+    this.ansiQuotes = settings.ansiQuotes ?? false;
+  }
+
+  run(): LexResult {
+    const { text } = this;
+    const len = text.length;
+    while (this.pos < len && this.error === undefined) {
+      const c = text.charCodeAt(this.pos);
+      const n = this.pos + 1 < len ? text.charCodeAt(this.pos + 1) : -1;
+      if (c === NUL) {
+        // MySQL's comment scanner stops at NUL while its length-based loop does not; refuse the ambiguity.
+        this.fail('NUL character in SQL text');
+      } else if (isSpace(c)) {
+        this.pos++;
+      } else if (c === MINUS && n === MINUS && this.dashDashIsComment()) {
+        this.lineComment();
+      } else if (c === HASH && !this.pg) {
+        this.lineComment();
+      } else if (c === SLASH && n === STAR) {
+        if (this.pg) this.pgBlockComment();
+        else this.mysqlBlockComment();
+      } else if (c === STAR && n === SLASH && this.inExec) {
+        this.pos += 2;
+        this.inExec = false;
+      } else if (c === SQUOTE) {
+        if (this.pg) this.pgString(this.pos, this.scs ? 'plain' : 'escape');
+        else this.mysqlString(this.pos, SQUOTE, this.mysqlEscapes);
+      } else if (c === DQUOTE) {
+        if (this.pg || this.ansiQuotes) this.quotedIdent(this.pos, DQUOTE, false);
+        else this.mysqlString(this.pos, DQUOTE, this.mysqlEscapes);
+      } else if (c === BACKTICK && !this.pg) {
+        this.quotedIdent(this.pos, BACKTICK, false);
+      } else if (c === SEMI) {
+        this.push('semicolon', ';', this.pos, this.pos + 1);
+        this.pos++;
+      } else if (isDigit(c) || (c === DOT && isDigit(n))) {
+        if (this.pg) this.pgNumber();
+        else this.mysqlNumber();
+      } else if (c === DOLLAR && this.pg) {
+        this.pgDollar();
+      } else if (c === QMARK && !this.pg) {
+        this.push('param', '?', this.pos, this.pos + 1);
+        this.pos++;
+      } else if (isIdentStart(c) || (c === DOLLAR && !this.pg)) {
+        this.wordOrPrefixedLiteral();
+      } else {
+        this.operator();
+      }
+    }
+    if (this.error === undefined && this.inExec) this.fail('unterminated executable comment');
+    if (this.pg && this.error === undefined) this.applyUescape();
+    const result: LexResult = { tokens: this.tokens, versioned: this.versioned };
+    return this.error === undefined ? result : { ...result, error: this.error };
+  }
+
+  private fail(message: string): void {
+    this.error ??= message;
+  }
+
+  private push(kind: TokenKind, value: string, start: number, end: number, special = false): void {
+    this.tokens.push(special ? { kind, value, start, end, special } : { kind, value, start, end });
+  }
+
+  private code(i: number): number {
+    return i < this.text.length ? this.text.charCodeAt(i) : -1;
+  }
+
+  // MySQL: "--" starts a comment only when followed by whitespace or a control character
+  // (my_isspace || my_iscntrl), end of input included; otherwise it is two minus signs.
+  private dashDashIsComment(): boolean {
+    if (this.pg) return true;
+    const c = this.code(this.pos + 2);
+    return c === -1 || c <= SPACE || c === 127;
+  }
+
+  // PostgreSQL ends a line comment at \n or \r, MySQL only at \n (sql_lex.cc MY_LEX_COMMENT).
+  private lineComment(): void {
+    const { text } = this;
+    let i = this.pos;
+    while (i < text.length) {
+      const c = text.charCodeAt(i);
+      if (c === LF || (this.pg && c === CR)) break;
+      i++;
+    }
+    this.pos = i;
+  }
+
+  // scan.l xc: comments nest.
+  private pgBlockComment(): void {
+    const { text } = this;
+    let depth = 1;
+    let i = this.pos + 2;
+    while (i < text.length) {
+      const c = text.charCodeAt(i);
+      const n = this.code(i + 1);
+      if (c === SLASH && n === STAR) {
+        depth++;
+        i += 2;
+      } else if (c === STAR && n === SLASH) {
+        depth--;
+        i += 2;
+        if (depth === 0) {
+          this.pos = i;
+          return;
+        }
+      } else {
+        i++;
+      }
+    }
+    this.fail('unterminated /* comment');
+  }
+
+  private mysqlBlockComment(): void {
+    const start = this.pos;
+    const c2 = this.code(start + 2);
+    const maria = c2 === 77 /* 'M' */ && this.code(start + 3) === BANG;
+    if (c2 !== BANG && !maria) {
+      // A plain comment (optimizer hints included) ends at the first "*/": no nesting.
+      this.pos = this.skipPlainComment(start + 2);
+      return;
+    }
+    if (this.inExec) {
+      this.fail('nested executable comment');
+      return;
+    }
+    let p = start + (maria ? 4 : 3);
+    let digits = 0;
+    while (digits < 6 && isDigit(this.code(p + digits))) digits++;
+    if (digits < 5) digits = 0;
+    if (!maria && digits === 0) {
+      // "/*!" without a version runs on every server.
+      this.pos = p;
+      this.inExec = true;
+      return;
+    }
+    const comment: VersionedComment = { version: digits ? Number(this.text.slice(p, p + digits)) : null, maria };
+    this.versioned.push(comment);
+    if (this.options.runVersioned?.(comment) ?? true) {
+      this.pos = p + digits;
+      this.inExec = true;
+      return;
+    }
+    // Skipped: the server allows one nested comment level (MariaDB) or none (MySQL for /*M!);
+    // refuse the case where that difference matters.
+    const text = this.text;
+    for (let i = start + 2; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === STAR && this.code(i + 1) === SLASH) {
+        this.pos = i + 2;
+        return;
+      }
+      if (c === SLASH && this.code(i + 1) === STAR) {
+        this.fail('comment nested inside a versioned comment');
+        return;
+      }
+    }
+    this.fail('unterminated /* comment');
+  }
+
+  private skipPlainComment(from: number): number {
+    const end = this.text.indexOf('*/', from);
+    if (end < 0) {
+      this.fail('unterminated /* comment');
+      return this.text.length;
+    }
+    return end + 2;
+  }
+
+  /**
+   * PostgreSQL '…' literals. mode: plain ('' doubling only), escape (E'' or standard_conforming_strings
+   * off: backslash escapes too), bits (B''/X'': ends at the first quote), unicode (U&'': doubling only).
+   * A literal followed by whitespace holding a newline and another quote continues in the same mode
+   * (scan.l quotecontinue), so the continuation must be read with the same rules.
+   */
+  private pgString(start: number, mode: 'plain' | 'escape' | 'bits' | 'unicode', special = false): void {
+    const { text } = this;
+    const quoteAt = text.indexOf("'", start);
+    let i = quoteAt + 1;
+    let value = '';
+    let escaped = special;
+    for (;;) {
+      if (i >= text.length) {
+        this.fail('unterminated quoted string');
+        this.pos = text.length;
+        return;
+      }
+      const c = text.charCodeAt(i);
+      if (c === SQUOTE) {
+        if (mode !== 'bits' && this.code(i + 1) === SQUOTE) {
+          value += "'";
+          i += 2;
+          continue;
+        }
+        i++;
+        const next = this.quoteContinuation(i);
+        if (next < 0) break;
+        i = next;
+        continue;
+      }
+      if (c === BACKSLASH && mode === 'escape') {
+        if (i + 1 >= text.length) {
+          i++;
+          continue;
+        }
+        value += decodeEscape(text.charCodeAt(i + 1));
+        escaped = true;
+        i += 2;
+        continue;
+      }
+      value += text[i];
+      i++;
+    }
+    if (mode === 'unicode') value = decodeUnicode(value, '\\');
+    this.push('string', value, start, i, escaped || mode !== 'plain');
+    this.pos = i;
+  }
+
+  /** Position after the opening quote of a continuation, or -1. */
+  private quoteContinuation(from: number): number {
+    const { text } = this;
+    let i = from;
+    let newline = false;
+    while (i < text.length) {
+      const c = text.charCodeAt(i);
+      if (c === LF || c === CR) {
+        newline = true;
+        i++;
+      } else if (isSpace(c)) {
+        i++;
+      } else if (c === MINUS && this.code(i + 1) === MINUS) {
+        while (i < text.length && text.charCodeAt(i) !== LF && text.charCodeAt(i) !== CR) i++;
+      } else {
+        break;
+      }
+    }
+    return newline && this.code(i) === SQUOTE ? i + 1 : -1;
+  }
+
+  // MySQL '…' and "…" literals: doubled quotes, and backslash escapes unless NO_BACKSLASH_ESCAPES.
+  private mysqlString(start: number, quote: number, escapes: boolean, special = false): void {
+    const { text } = this;
+    let i = text.indexOf(String.fromCharCode(quote), start) + 1;
+    let value = '';
+    let escaped = special;
+    for (;;) {
+      if (i >= text.length) {
+        this.fail('unterminated quoted string');
+        this.pos = text.length;
+        return;
+      }
+      const c = text.charCodeAt(i);
+      if (c === quote) {
+        if (this.code(i + 1) === quote) {
+          value += text[i];
+          i += 2;
+          continue;
+        }
+        i++;
+        break;
+      }
+      if (c === BACKSLASH && escapes) {
+        if (i + 1 >= text.length) {
+          i++;
+          continue;
+        }
+        value += decodeEscape(text.charCodeAt(i + 1));
+        escaped = true;
+        i += 2;
+        continue;
+      }
+      value += text[i];
+      i++;
+    }
+    this.push('string', value, start, i, escaped);
+    this.pos = i;
+  }
+
+  // MySQL X'…' and B'…': no escapes, no doubling; the server accepts only hex/bit digits.
+  private mysqlBits(start: number): void {
+    const close = this.text.indexOf("'", start + 2);
+    if (close < 0) {
+      this.fail('unterminated quoted string');
+      this.pos = this.text.length;
+      return;
+    }
+    this.push('string', this.text.slice(start + 2, close), start, close + 1, true);
+    this.pos = close + 1;
+  }
+
+  /** "…", `…`, U&"…": doubled quote characters; PostgreSQL refuses an empty one. */
+  private quotedIdent(start: number, quote: number, unicode: boolean): void {
+    const { text } = this;
+    const q = String.fromCharCode(quote);
+    let i = text.indexOf(q, start) + 1;
+    let value = '';
+    for (;;) {
+      const close = text.indexOf(q, i);
+      if (close < 0) {
+        this.fail('unterminated quoted identifier');
+        this.pos = text.length;
+        return;
+      }
+      value += text.slice(i, close);
+      if (this.code(close + 1) === quote) {
+        value += q;
+        i = close + 2;
+        continue;
+      }
+      i = close + 1;
+      break;
+    }
+    if (this.pg && value === '') this.fail('zero-length delimited identifier');
+    this.push('qident', unicode ? decodeUnicode(value, '\\') : value, start, i, unicode);
+    this.pos = i;
+  }
+
+  private pgNumber(): void {
+    const { text } = this;
+    const start = this.pos;
+    let i = start;
+    const c1 = this.code(i + 1) | 0x20;
+    if (text.charCodeAt(i) === 48 && (c1 === 120 || c1 === 111 || c1 === 98)) {
+      // 0x.. 0o.. 0b.. (PostgreSQL 16); older servers read "0" then an identifier, same verdicts.
+      i += 2;
+      while (i < text.length && (isHex(text.charCodeAt(i)) || text.charCodeAt(i) === 95)) i++;
+    } else {
+      while (i < text.length && (isDigit(text.charCodeAt(i)) || text.charCodeAt(i) === 95)) i++;
+      if (this.code(i) === DOT && this.code(i + 1) !== DOT) {
+        i++;
+        while (i < text.length && (isDigit(text.charCodeAt(i)) || text.charCodeAt(i) === 95)) i++;
+      }
+      i = this.exponent(i);
+    }
+    this.push('number', text.slice(start, i), start, i);
+    this.pos = i;
+  }
+
+  private exponent(i: number): number {
+    if ((this.code(i) | 0x20) !== 101) return i;
+    let j = i + 1;
+    if (this.code(j) === PLUS || this.code(j) === MINUS) j++;
+    if (!isDigit(this.code(j))) return i;
+    while (isDigit(this.code(j))) j++;
+    return j;
+  }
+
+  // sql_lex.cc MY_LEX_NUMBER_IDENT: digits followed by identifier characters form an identifier
+  // ("1union" is one word), except an exponent ("1e0union" is 1e0 then "union").
+  private mysqlNumber(): void {
+    const { text } = this;
+    const start = this.pos;
+    let i = start;
+    if (text.charCodeAt(i) === DOT) {
+      i++;
+      while (isDigit(this.code(i))) i++;
+      i = this.exponent(i);
+      this.push('number', text.slice(start, i), start, i);
+      this.pos = i;
+      return;
+    }
+    const c1 = this.code(i + 1);
+    if (text.charCodeAt(i) === 48 && (c1 === 120 || c1 === 98)) {
+      let j = i + 2;
+      const ok = c1 === 120 ? isHex : (c: number) => c === 48 || c === 49;
+      while (ok(this.code(j))) j++;
+      if (j > i + 2 && !isIdentCont(this.code(j))) {
+        this.push('number', text.slice(start, j), start, j);
+        this.pos = j;
+        return;
+      }
+    }
+    while (isDigit(this.code(i))) i++;
+    const c = this.code(i);
+    if (c !== -1 && isIdentCont(c)) {
+      const e = this.exponent(i);
+      if (e > i) {
+        this.push('number', text.slice(start, e), start, e);
+        this.pos = e;
+        return;
+      }
+      while (isIdentCont(this.code(i))) i++;
+      this.push('word', text.slice(start, i).toLowerCase(), start, i);
+      this.pos = i;
+      return;
+    }
+    if (c === DOT) {
+      i++;
+      while (isDigit(this.code(i))) i++;
+      i = this.exponent(i);
+    }
+    this.push('number', text.slice(start, i), start, i);
+    this.pos = i;
+  }
+
+  // $1 parameter, $$…$$ / $tag$…$tag$ dollar quote, or a lone "$" (scan.l dolqfailed).
+  private pgDollar(): void {
+    const { text } = this;
+    const start = this.pos;
+    let i = start + 1;
+    if (isDigit(this.code(i))) {
+      while (isDigit(this.code(i))) i++;
+      this.push('param', text.slice(start, i), start, i);
+      this.pos = i;
+      return;
+    }
+    if (isIdentStart(this.code(i))) {
+      i++;
+      while (i < text.length && isIdentCont(text.charCodeAt(i)) && text.charCodeAt(i) !== DOLLAR) i++;
+    }
+    if (this.code(i) !== DOLLAR) {
+      this.push('op', '$', start, start + 1);
+      this.pos = start + 1;
+      return;
+    }
+    const delim = text.slice(start, i + 1);
+    const close = text.indexOf(delim, i + 1);
+    if (close < 0) {
+      this.fail('unterminated dollar-quoted string');
+      this.pos = text.length;
+      return;
+    }
+    this.push('string', text.slice(i + 1, close), start, close + delim.length);
+    this.pos = close + delim.length;
+  }
+
+  private wordOrPrefixedLiteral(): void {
+    const { text } = this;
+    const start = this.pos;
+    const c = text.charCodeAt(start) | 0x20;
+    const n = this.code(start + 1);
+    if (n === SQUOTE) {
+      if (this.pg) {
+        if (c === 101 /* e */) return this.pgString(start, 'escape', true);
+        if (c === 98 || c === 120 /* b x */) return this.pgString(start, 'bits', true);
+        if (c === 110 /* n */) return this.pgString(start, this.scs ? 'plain' : 'escape', true);
+      } else {
+        if (c === 98 || c === 120) return this.mysqlBits(start);
+        if (c === 110) return this.mysqlString(start, SQUOTE, this.mysqlEscapes, true);
+      }
+    }
+    if (this.pg && c === 117 /* u */ && n === AMP) {
+      const q = this.code(start + 2);
+      if (q === SQUOTE) {
+        if (!this.scs) {
+          this.fail('unsafe use of string constant with Unicode escapes');
+          return;
+        }
+        return this.pgString(start, 'unicode', true);
+      }
+      if (q === DQUOTE) return this.quotedIdent(start, DQUOTE, true);
+    }
+    let i = start + 1;
+    while (i < text.length && isIdentCont(text.charCodeAt(i))) i++;
+    this.push('word', text.slice(start, i).toLowerCase(), start, i);
+    this.pos = i;
+  }
+
+  private operator(): void {
+    const { text } = this;
+    const start = this.pos;
+    for (const op of MULTI_OPS) {
+      if (text.startsWith(op, start)) {
+        this.push('op', op, start, start + op.length);
+        this.pos = start + op.length;
+        return;
+      }
+    }
+    // One UTF-16 unit; surrogate pairs only occur in identifiers (>= 0x80), never here.
+    this.push('op', text[start] ?? '', start, start + 1);
+    this.pos = start + 1;
+  }
+
+  // U&'…' UESCAPE 'c' / U&"…" UESCAPE 'c': re-decode with the declared escape character.
+  private applyUescape(): void {
+    const t = this.tokens;
+    for (let i = 0; i + 2 < t.length; i++) {
+      const tok = t[i]!;
+      if (!tok.special || t[i + 1]!.kind !== 'word' || t[i + 1]!.value !== 'uescape') continue;
+      const raw = this.text.slice(tok.start, tok.end);
+      if (!/^u&/i.test(raw)) continue;
+      const esc = t[i + 2]!;
+      if (esc.kind !== 'string' || esc.value.length !== 1 || /[0-9a-fA-F+'"\s]/.test(esc.value)) {
+        this.fail('invalid Unicode escape character');
+        return;
+      }
+      const quote = raw[2] === "'" ? "'" : '"';
+      const inner = raw.slice(3, raw.lastIndexOf(quote)).split(quote + quote).join(quote);
+      t.splice(i, 3, { ...tok, value: decodeUnicode(inner, esc.value), end: esc.end });
+    }
+  }
+}
+
+function decodeEscape(c: number): string {
+  switch (c) {
+    case 110: return '\n'; // n
+    case 116: return '\t'; // t
+    case 114: return '\r'; // r
+    case 98: return '\b'; // b
+    case 102: return '\f'; // f
+    case 48: return '\0'; // 0
+    case 90: return '\x1a'; // Z (mysql)
+    default: return String.fromCharCode(c);
+  }
+}
+
+/** U& escapes: \XXXX, \+XXXXXX and a doubled escape character. */
+function decodeUnicode(s: string, esc: string): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] !== esc) {
+      out += s[i];
+      continue;
+    }
+    if (s[i + 1] === esc) {
+      out += esc;
+      i++;
+      continue;
+    }
+    const long = s[i + 1] === '+';
+    const hex = long ? s.slice(i + 2, i + 8) : s.slice(i + 1, i + 5);
+    const want = long ? 6 : 4;
+    if (hex.length === want && /^[0-9a-fA-F]+$/.test(hex)) {
+      const cp = parseInt(hex, 16);
+      out += cp <= 0x10ffff ? String.fromCodePoint(cp) : '\ufffd';
+      i += long ? 7 : 4;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+export function lexSql(text: string, settings: SqlLexerSettings, options: LexOptions = {}): LexResult {
+  return new Lexer(text, settings, options).run();
+}
