@@ -201,17 +201,30 @@ function findDescendant(pid, comm) {
   return null;
 }
 
-const FD_LIMIT = Math.max(IDLE * 3 + 512, 65536);
+const FD_NEED = IDLE * 3 + 512;
+/** Open-files limit for us and the proxies: what the idle test needs, at least 65536, raised as far as allowed. */
+let FD_LIMIT = FD_NEED;
 function raiseFdLimit() {
-  const need = IDLE * 3 + 512;
   try {
-    const lim = fs.readFileSync('/proc/self/limits', 'utf8');
-    const m = /Max open files\s+(\d+)\s+(\d+|unlimited)/.exec(lim);
-    if (m && Number(m[1]) >= need) return;
-    execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${FD_LIMIT}:${FD_LIMIT}`], { stdio: 'ignore' });
+    const m = /Max open files\s+(\d+)\s+(\d+|unlimited)/.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+    const soft = Number(m?.[1] ?? 1024);
+    const hard = m?.[2] === 'unlimited' ? Infinity : Number(m?.[2] ?? soft);
+    const want = Math.max(FD_NEED, 65536);
+    // raising the hard limit needs CAP_SYS_RESOURCE: try, else settle for the hard limit
+    for (const n of [want, Math.min(want, hard)]) {
+      if (!Number.isFinite(n)) continue;
+      try {
+        execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${n}:${Math.max(n, hard === Infinity ? n : hard)}`], { stdio: 'ignore' });
+        FD_LIMIT = n;
+        break;
+      } catch {
+        FD_LIMIT = soft;
+      }
+    }
   } catch {
-    log(`warning: could not raise the open-files limit to ${need}; the idle-session test may fail`);
+    /* no /proc or prlimit */
   }
+  if (FD_LIMIT < FD_NEED) log(`warning: open-files limit ${FD_LIMIT} < ${FD_NEED}; the idle-session test may fail`);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -296,7 +309,10 @@ async function startPgBouncer(work, pgPort) {
   const bin = which('pgbouncer');
   if (!bin) throw new Error('pgbouncer not installed');
   // PgBouncer refuses to run as root: run it as the postgres OS user.
-  const child = daemon(...asPg(bin, [ini]), path.join(dir, 'stdout.log'));
+  // runuser's PAM session resets the soft open-files limit (often to 1024): lift it inside, for the idle test.
+  const prlimit = which('prlimit');
+  const argv = prlimit ? asPg(prlimit, [`--nofile=${FD_LIMIT}:${FD_LIMIT}`, bin, ini]) : asPg(bin, [ini]);
+  const child = daemon(...argv, path.join(dir, 'stdout.log'));
   try {
     await waitForPort(port, 15_000, child);
   } catch (e) {
@@ -304,14 +320,6 @@ async function startPgBouncer(work, pgPort) {
     throw new Error(`pgbouncer: ${e.message}: ${lastLines(fs.readFileSync(path.join(dir, 'stdout.log'), 'utf8'))}`);
   }
   const pid = (AS_ROOT ? findDescendant(child.pid, 'pgbouncer') : child.pid) ?? child.pid;
-  // runuser's PAM session resets the soft open-files limit (often to 1024): lift it for the idle-session test.
-  if (AS_ROOT) {
-    try {
-      execFileSync('prlimit', ['--pid', String(pid), `--nofile=${FD_LIMIT}:${FD_LIMIT}`], { stdio: 'ignore' });
-    } catch {
-      log('warning: could not raise pgbouncer\'s open-files limit');
-    }
-  }
   return { port, user: BENCH_USER, password: BENCH_PASSWORD, pid, stop: () => stopDaemon(child) };
 }
 

@@ -69,7 +69,7 @@ type Op =
   | { t: 'Q'; cmdId: number; started: number; blocked?: Blocked; analysis: SqlAnalysis | null; index: number; rows: number; error?: string; masked: number }
   | { t: 'P'; name: string; blocked?: Blocked }
   | { t: 'B' }
-  | { t: 'D'; kind: 'S' | 'P'; name: string; injected: boolean }
+  | { t: 'D'; stmt?: Statement; portal?: Portal; injected: boolean }
   | { t: 'E'; portal: Portal; started: number; rows: number; masked: number }
   | { t: 'C' }
   | { t: 'S' };
@@ -221,13 +221,15 @@ export class PgSession {
           // nor the client describes the portal next, ask the target ourselves and swallow the answer.
           if (this.deps.masker && portal.fields === undefined && !this.describesNext(buf, next, end, b.portal)) {
             replace(off, next, buf.subarray(off, next), encodeDescribe('P', b.portal));
-            this.ops.push({ t: 'D', kind: 'P', name: b.portal, injected: true });
+            this.ops.push({ t: 'D', portal, injected: true });
           }
           break;
         }
         case Frontend.Describe: {
+          // Remember the object described now: pipelined Binds may replace the unnamed portal before the answer.
           const d = decodeTarget(r);
-          this.ops.push({ t: 'D', kind: d.kind, name: d.name, injected: false });
+          if (d.kind === 'S') this.ops.push({ t: 'D', stmt: this.statements.get(d.name), injected: false });
+          else this.ops.push({ t: 'D', portal: this.portals.get(d.name), injected: false });
           break;
         }
         case Frontend.Execute: {
@@ -424,18 +426,13 @@ export class PgSession {
           if (pending) return this.suspend(out, buf, pass, off, end, pending);
           if (head?.t === 'D') {
             this.ops.shift();
-            if (head.kind === 'S') {
-              const s = this.statements.get(head.name);
-              if (s) {
-                s.fields = fields;
-                s.plans = undefined;
-              }
-            } else {
-              const p = this.portals.get(head.name);
-              if (p) {
-                p.fields = fields;
-                p.plan = this.portalPlan(p, fields);
-              }
+            if (head.stmt) {
+              head.stmt.fields = fields;
+              head.stmt.plans = undefined;
+            }
+            if (head.portal) {
+              head.portal.fields = fields;
+              head.portal.plan = this.portalPlan(head.portal, fields);
             }
             if (head.injected) replace(off, next, null);
           } else if (head?.t === 'Q') {
@@ -446,15 +443,10 @@ export class PgSession {
         case Backend.NoData:
           if (head?.t === 'D') {
             this.ops.shift();
-            if (head.kind === 'S') {
-              const s = this.statements.get(head.name);
-              if (s) s.fields = null;
-            } else {
-              const p = this.portals.get(head.name);
-              if (p) {
-                p.fields = null;
-                p.plan = null;
-              }
+            if (head.stmt) head.stmt.fields = null;
+            if (head.portal) {
+              head.portal.fields = null;
+              head.portal.plan = null;
             }
             if (head.injected) replace(off, next, null);
           }

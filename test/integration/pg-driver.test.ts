@@ -114,7 +114,10 @@ describe('pg driver through the gateway (SCRAM upstream)', () => {
       batch.push(serialize.sync());
     }
     sock.write(Buffer.concat(batch));
-    await waitFor(() => count(Buffer.concat(chunks), 0x5a) >= 25, 10_000);
+    await waitFor(() => count(Buffer.concat(chunks), 0x5a) >= 25, 10_000).catch((e) => {
+      const fs = frames(Buffer.concat(chunks));
+      throw new Error(`${e.message}: got ${fs.length} frames: ${fs.map((f) => String.fromCharCode(f[0]!)).join('')} ${fs.filter((f) => f[0] === 0x45).map((f) => f.toString('latin1')).join(' | ')}`);
+    });
     const all = Buffer.concat(chunks);
     const rows = frames(all).filter((f) => f[0] === 0x44);
     expect(rows).toHaveLength(25);

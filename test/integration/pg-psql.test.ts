@@ -112,7 +112,7 @@ describe('psql through the gateway', () => {
     expect(blocked.code).not.toBe(0);
     expect(blocked.stderr).toMatch(/no-drop/);
     const ok = await psql([dsn(), '-At', '-c', 'SELECT 1; SELECT 2']);
-    expect(ok.stdout).toBe('2\n');
+    expect(ok.stdout).toBe('1\n2\n');
   });
 
   it('works over TLS (sslmode=require) and with the user#connection form', async () => {

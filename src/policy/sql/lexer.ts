@@ -4,6 +4,10 @@
 // MySQL/MariaDB's sql_lex.cc closely, and anything ambiguous is reported as an error
 // (the statement then takes the connection's fallback).
 import type { SqlLexerSettings } from '../../types.js';
+import {
+  AMP, BACKSLASH, BACKTICK, BANG, CR, DOLLAR, DOT, DQUOTE, HASH, LF, MINUS, NUL, QMARK, SEMI, SLASH, SPACE, SQUOTE, STAR,
+  decodeEscape, decodeUnicode, isDigit, isIdentCont, isIdentStart, isSpace, scanMysqlNumber, scanPgNumber,
+} from './chars.js';
 
 export type TokenKind = 'word' | 'qident' | 'string' | 'number' | 'param' | 'op' | 'semicolon';
 
@@ -37,36 +41,6 @@ export interface LexOptions {
   /** mysql: decides whether a versioned executable comment runs; default: every one runs */
   readonly runVersioned?: (c: VersionedComment) => boolean;
 }
-
-const NUL = 0;
-const TAB = 9;
-const LF = 10;
-const CR = 13;
-const SPACE = 32;
-const BANG = 33; // '!'
-const DQUOTE = 34; // '"'
-const HASH = 35; // '#'
-const DOLLAR = 36; // '$'
-const AMP = 38; // '&'
-const SQUOTE = 39; // "'"
-const STAR = 42; // '*'
-const PLUS = 43; // '+'
-const MINUS = 45; // '-'
-const DOT = 46; // '.'
-const SLASH = 47; // '/'
-const SEMI = 59; // ';'
-const QMARK = 63; // '?'
-const BACKSLASH = 92; // '\\'
-const BACKTICK = 96; // '`'
-
-// PostgreSQL {space} and MySQL my_isspace agree: \t \n \v \f \r and space.
-const isSpace = (c: number): boolean => c === SPACE || (c >= TAB && c <= CR);
-const isDigit = (c: number): boolean => c >= 48 && c <= 57;
-const isHex = (c: number): boolean => isDigit(c) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
-const isLetter = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
-// Both servers treat every byte >= 0x80 as an identifier character; here every UTF-16 unit >= 0x80.
-const isIdentStart = (c: number): boolean => isLetter(c) || c === 95 || c >= 0x80;
-const isIdentCont = (c: number): boolean => isIdentStart(c) || isDigit(c) || c === DOLLAR;
 
 // Longest first. None may contain "--", "/*" or "#" (they start comments).
 const MULTI_OPS = ['<=>', '->>', '::', '<=', '>=', '<>', '!=', '=>', ':=', '||', '&&', '->'];
@@ -408,81 +382,17 @@ class Lexer {
   }
 
   private pgNumber(): void {
-    const { text } = this;
     const start = this.pos;
-    let i = start;
-    const c1 = this.code(i + 1) | 0x20;
-    if (text.charCodeAt(i) === 48 && (c1 === 120 || c1 === 111 || c1 === 98)) {
-      // 0x.. 0o.. 0b.. (PostgreSQL 16); older servers read "0" then an identifier, same verdicts.
-      i += 2;
-      while (i < text.length && (isHex(text.charCodeAt(i)) || text.charCodeAt(i) === 95)) i++;
-    } else {
-      while (i < text.length && (isDigit(text.charCodeAt(i)) || text.charCodeAt(i) === 95)) i++;
-      if (this.code(i) === DOT && this.code(i + 1) !== DOT) {
-        i++;
-        while (i < text.length && (isDigit(text.charCodeAt(i)) || text.charCodeAt(i) === 95)) i++;
-      }
-      i = this.exponent(i);
-    }
-    this.push('number', text.slice(start, i), start, i);
-    this.pos = i;
+    this.pos = scanPgNumber(this.text, start);
+    this.push('number', this.text.slice(start, this.pos), start, this.pos);
   }
 
-  private exponent(i: number): number {
-    if ((this.code(i) | 0x20) !== 101) return i;
-    let j = i + 1;
-    if (this.code(j) === PLUS || this.code(j) === MINUS) j++;
-    if (!isDigit(this.code(j))) return i;
-    while (isDigit(this.code(j))) j++;
-    return j;
-  }
-
-  // sql_lex.cc MY_LEX_NUMBER_IDENT: digits followed by identifier characters form an identifier
-  // ("1union" is one word), except an exponent ("1e0union" is 1e0 then "union").
   private mysqlNumber(): void {
-    const { text } = this;
     const start = this.pos;
-    let i = start;
-    if (text.charCodeAt(i) === DOT) {
-      i++;
-      while (isDigit(this.code(i))) i++;
-      i = this.exponent(i);
-      this.push('number', text.slice(start, i), start, i);
-      this.pos = i;
-      return;
-    }
-    const c1 = this.code(i + 1);
-    if (text.charCodeAt(i) === 48 && (c1 === 120 || c1 === 98)) {
-      let j = i + 2;
-      const ok = c1 === 120 ? isHex : (c: number) => c === 48 || c === 49;
-      while (ok(this.code(j))) j++;
-      if (j > i + 2 && !isIdentCont(this.code(j))) {
-        this.push('number', text.slice(start, j), start, j);
-        this.pos = j;
-        return;
-      }
-    }
-    while (isDigit(this.code(i))) i++;
-    const c = this.code(i);
-    if (c !== -1 && isIdentCont(c)) {
-      const e = this.exponent(i);
-      if (e > i) {
-        this.push('number', text.slice(start, e), start, e);
-        this.pos = e;
-        return;
-      }
-      while (isIdentCont(this.code(i))) i++;
-      this.push('word', text.slice(start, i).toLowerCase(), start, i);
-      this.pos = i;
-      return;
-    }
-    if (c === DOT) {
-      i++;
-      while (isDigit(this.code(i))) i++;
-      i = this.exponent(i);
-    }
-    this.push('number', text.slice(start, i), start, i);
-    this.pos = i;
+    const { end, word } = scanMysqlNumber(this.text, start);
+    const raw = this.text.slice(start, end);
+    this.push(word ? 'word' : 'number', word ? raw.toLowerCase() : raw, start, end);
+    this.pos = end;
   }
 
   // $1 parameter, $$…$$ / $tag$…$tag$ dollar quote, or a lone "$" (scan.l dolqfailed).
@@ -581,46 +491,6 @@ class Lexer {
       t.splice(i, 3, { ...tok, value: decodeUnicode(inner, esc.value), end: esc.end });
     }
   }
-}
-
-function decodeEscape(c: number): string {
-  switch (c) {
-    case 110: return '\n'; // n
-    case 116: return '\t'; // t
-    case 114: return '\r'; // r
-    case 98: return '\b'; // b
-    case 102: return '\f'; // f
-    case 48: return '\0'; // 0
-    case 90: return '\x1a'; // Z (mysql)
-    default: return String.fromCharCode(c);
-  }
-}
-
-/** U& escapes: \XXXX, \+XXXXXX and a doubled escape character. */
-function decodeUnicode(s: string, esc: string): string {
-  let out = '';
-  for (let i = 0; i < s.length; i++) {
-    if (s[i] !== esc) {
-      out += s[i];
-      continue;
-    }
-    if (s[i + 1] === esc) {
-      out += esc;
-      i++;
-      continue;
-    }
-    const long = s[i + 1] === '+';
-    const hex = long ? s.slice(i + 2, i + 8) : s.slice(i + 1, i + 5);
-    const want = long ? 6 : 4;
-    if (hex.length === want && /^[0-9a-fA-F]+$/.test(hex)) {
-      const cp = parseInt(hex, 16);
-      out += cp <= 0x10ffff ? String.fromCodePoint(cp) : '\ufffd';
-      i += long ? 7 : 4;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
 }
 
 export function lexSql(text: string, settings: SqlLexerSettings, options: LexOptions = {}): LexResult {

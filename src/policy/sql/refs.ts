@@ -153,18 +153,30 @@ function recordCall(ctx: Ctx, i: number, acc: Acc): void {
 export function scanRefs(ctx: Ctx, from: number, to: number, acc: Acc): void {
   const { toks } = ctx;
   const funcParen: boolean[] = [];
+  // per parenthesis depth: inside a FROM clause, where `, item` adds a source even after a JOIN … ON
+  const inFrom: boolean[] = [false];
   for (let i = from; i < to; i++) {
     const t = toks[i]!;
+    const depth = funcParen.length;
     if (t.kind === 'op') {
-      if (t.value === '(') funcParen.push(i > from && isCallAt(ctx, i - 1));
-      else if (t.value === ')') funcParen.pop();
+      if (t.value === '(') {
+        funcParen.push(i > from && isCallAt(ctx, i - 1));
+        inFrom[depth + 1] = false;
+      } else if (t.value === ')') {
+        funcParen.pop();
+      } else if (t.value === ',' && inFrom[depth]) {
+        parseTableList(ctx, i + 1, to, acc.read);
+      }
       continue;
     }
     if (t.kind !== 'word' && t.kind !== 'qident') continue;
     if (isCallAt(ctx, i)) recordCall(ctx, i, acc);
-    if (t.kind !== 'word' || acc.handled.has(i)) continue;
-    const inCall = funcParen.length > 0 && funcParen[funcParen.length - 1] === true;
+    if (t.kind !== 'word') continue;
+    if (FROM_END.has(t.value)) inFrom[depth] = false;
+    if (acc.handled.has(i)) continue;
+    const inCall = depth > 0 && funcParen[depth - 1] === true;
     if (t.value === 'from' && !inCall && !isWord(toks[i - 1], 'distinct')) {
+      inFrom[depth] = true;
       parseTableList(ctx, i + 1, to, acc.read);
     } else if (t.value === 'join') {
       parseTableList(ctx, i + 1, to, acc.read);
@@ -174,6 +186,11 @@ export function scanRefs(ctx: Ctx, from: number, to: number, acc: Acc): void {
     }
   }
 }
+
+const FROM_END = new Set([
+  'where', 'group', 'having', 'order', 'limit', 'offset', 'window', 'union', 'intersect', 'except', 'returning',
+  'for', 'into', 'set', 'values', 'select', 'fetch', 'procedure', 'lock',
+]);
 
 const WHERE_END = new Set(['returning', 'order', 'limit', 'offset', 'group', 'having', 'window', 'for']);
 
