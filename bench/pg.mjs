@@ -109,6 +109,20 @@ function lastLines(s, n = 3) {
   return s.trim().split('\n').slice(-n).join(' | ').slice(0, 400);
 }
 
+/** The last error in a gateway log: pino JSON lines (err.message / msg) or plain text. */
+function logReason(text) {
+  const lines = text.trim().split('\n').filter(Boolean);
+  for (let i = lines.length - 1; i >= 0; i--) {
+    try {
+      const j = JSON.parse(lines[i]);
+      if (j && typeof j === 'object' && (j.level ?? 0) >= 40) return String(j.err?.message ?? j.msg ?? lines[i]).split('\n')[0].slice(0, 300);
+    } catch {
+      return lastLines(lines.slice(-2).join('\n'));
+    }
+  }
+  return lastLines(lines.slice(-2).join('\n'));
+}
+
 /** A long-running process; output goes to logFile. */
 function daemon(cmd, args, logFile, env) {
   const fd = fs.openSync(logFile, 'a');
@@ -406,7 +420,7 @@ async function startPortcullis(work, pgPort) {
     if (r.code !== 0 || r.stdout.trim() !== '1') throw new Error(`SELECT 1 through the gateway: ${lastLines(r.stderr || r.stdout) || `exit ${r.code}`}`);
   } catch (e) {
     await stopDaemon(child);
-    const tail = fs.existsSync(logFile) ? lastLines(fs.readFileSync(logFile, 'utf8'), 2) : '';
+    const tail = fs.existsSync(logFile) ? logReason(fs.readFileSync(logFile, 'utf8')) : '';
     throw new Error(`${e.message}${tail ? ` (log: ${tail})` : ''}`);
   }
   return { port, user: `${BENCH_USER}#${GW_CONNECTION}`, password: GW_PASSWORD, pid: child.pid, stop: () => stopDaemon(child) };

@@ -172,6 +172,8 @@ class StartupReader {
     socket.on('data', this.onData);
     socket.once('end', this.onEnd);
     socket.once('error', this.onError);
+    // readBytes() paused the socket explicitly; a new 'data' listener alone would not restart it.
+    socket.resume();
   }
 
   private onData = (d: Buffer): void => {

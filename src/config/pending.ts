@@ -13,6 +13,9 @@ export function notYetEnforced(config: Config): string[] {
   if (config.identity.auditors.length > 0) {
     out.push('identity.auditors: auditor roles are not built yet; the list is not enforced');
   }
+  if (config.listen.admin) {
+    out.push('listen.admin: the admin HTTP API is not built yet; it is not started');
+  }
   for (const kind of ['mysql', 'ssh'] as const) {
     if (config.listen[kind]) out.push(`listen.${kind}: the ${label(kind)} listener is not built yet; it is not started`);
   }
