@@ -553,7 +553,8 @@ function report(ctx) {
   L.push(`- CPU: ${info.cpu} (nproc ${info.nproc}), memory ${info.memGiB} GiB, Linux ${info.kernel}`);
   L.push(`- Node.js ${info.node}; ${info.postgres}; ${info.pgbench}; ${info.pgbouncer}`);
   L.push(`- pgbench -S (select-only), scale ${SCALE}, ${DURATION} s per run; ${IDLE} idle sessions; bulk table of ${fmt(ROWS)} rows`);
-  L.push('- every path on this one machine over 127.0.0.1 with `sslmode=disable`; clients, proxies and the server share the cores', '');
+  L.push('- every path on this one machine over 127.0.0.1 with `sslmode=disable`; clients, proxies and the server share the cores');
+  L.push(`- load average (1/5/15 min) at the start ${info.loadStart}, at the end ${os.loadavg().map((x) => x.toFixed(2)).join(' / ')} (other work on the machine skews the figures)`, '');
   L.push('## pgbench -S', '');
   L.push('TPS excludes connection time. p99 is computed from pgbench\'s per-transaction log (`--log`). "vs direct" and "vs bare relay" are TPS ratios (1.00× = same throughput).', '');
   L.push('| path | mode | clients | TPS | mean latency (ms) | p99 latency (ms) | vs direct | vs bare relay |');
@@ -615,6 +616,7 @@ async function machineInfo() {
   };
   return {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    loadStart: os.loadavg().map((x) => x.toFixed(2)).join(' / '),
     cpu: os.cpus()[0]?.model?.replace(/\s+/g, ' ').trim() ?? 'unknown',
     nproc: os.availableParallelism?.() ?? os.cpus().length,
     memGiB: (os.totalmem() / 2 ** 30).toFixed(1),

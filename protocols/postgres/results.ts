@@ -124,72 +124,150 @@ export function maskDataRow(buf: Buffer, start: number, end: number, plan: Activ
   return out;
 }
 
-/** COPY text-format escaping of a replacement value. */
-function escapeCopyText(s: string): string {
-  return s.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+/** How the server writes the rows of one COPY … TO STDOUT (from the statement's options). */
+export interface CopyFormat {
+  csv: boolean;
+  delimiter: number;
+  quote: number;
+  escape: number;
+  nullText: string;
+  header: boolean;
 }
 
-function quoteCsv(s: string): string {
-  return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+const COPY_OPTIONS_UNDERSTOOD = new Set(['header', 'delimiter', 'quote', 'escape', 'null', 'force_quote', 'force_not_null', 'force_null', 'freeze', 'encoding', 'default']);
+
+/** The row format of a COPY TO, or the reason its rows cannot be split safely (then it is refused). */
+export function copyFormat(info: { format?: string; options?: Record<string, string | true> } | undefined): CopyFormat | string {
+  if (info?.format === 'binary') return 'binary COPY output cannot be masked; use FORMAT text or csv';
+  const csv = info?.format === 'csv';
+  const o = info?.options ?? {};
+  for (const k of Object.keys(o)) if (!COPY_OPTIONS_UNDERSTOOD.has(k)) return `COPY option ${k.toUpperCase()} is not supported on a masked connection`;
+  const enc = o.encoding;
+  if (enc !== undefined && (enc === true || !/^utf-?8$/i.test(enc))) return 'COPY … ENCODING other than UTF8 cannot be masked';
+  const char = (v: string | true | undefined, dflt: number, what: string): number | string => {
+    if (v === undefined) return dflt;
+    if (v === true || v.length !== 1 || v.charCodeAt(0) > 0x7f) return `COPY ${what} must be one ASCII character on a masked connection`;
+    return v.charCodeAt(0);
+  };
+  const delimiter = char(o.delimiter, csv ? 0x2c : 0x09, 'DELIMITER');
+  const quote = char(o.quote, 0x22, 'QUOTE');
+  if (typeof delimiter === 'string') return delimiter;
+  if (typeof quote === 'string') return quote;
+  const escape = char(o.escape, quote, 'ESCAPE');
+  if (typeof escape === 'string') return escape;
+  const h = o.header;
+  const header = h !== undefined && h !== 'false' && h !== 'off' && h !== '0';
+  const nullText = typeof o.null === 'string' ? o.null : csv ? '' : '\\N';
+  return { csv, delimiter, quote, escape, nullText, header };
+}
+
+function encodeCopyField(s: string, f: CopyFormat): string {
+  const d = String.fromCharCode(f.delimiter);
+  if (!f.csv) {
+    let out = '';
+    for (const c of s) {
+      if (c === '\\') out += '\\\\';
+      else if (c === '\n') out += '\\n';
+      else if (c === '\r') out += '\\r';
+      else if (c === '\t') out += '\\t';
+      else if (c === d) out += '\\' + c;
+      else out += c;
+    }
+    return out;
+  }
+  const q = String.fromCharCode(f.quote);
+  const e = String.fromCharCode(f.escape);
+  if (s !== '' && s !== f.nullText && !s.includes(d) && !s.includes(q) && !s.includes('\n') && !s.includes('\r')) return s;
+  let out = q;
+  for (const c of s) out += c === q || c === e ? e + c : c;
+  return out + q;
 }
 
 /**
  * CopyData of COPY … TO STDOUT: one row per message (PostgreSQL sends one), text or csv format.
  * Returns the rebuilt CopyData frame, or null when nothing changed.
  */
-export function maskCopyRow(buf: Buffer, start: number, end: number, plan: ActivePlan, csv: boolean): Buffer | null {
+export function maskCopyRow(buf: Buffer, start: number, end: number, plan: ActivePlan, f: CopyFormat): Buffer | null {
   const body = start + 5;
-  const parts: string[] = [];
-  let changed = false;
-  let col = 0;
-  let i = body;
   let rowEnd = end;
   if (rowEnd > body && buf[rowEnd - 1] === 0x0a) rowEnd--;
   if (rowEnd > body && buf[rowEnd - 1] === 0x0d) rowEnd--;
+  const pieces: Array<Buffer | string> = [];
+  let copied = body;
+  let col = 0;
+  let i = body;
   while (i <= rowEnd) {
-    let fieldEnd = i;
-    if (csv && buf[i] === 0x22) {
-      // quoted field: "" is an escaped quote
-      fieldEnd = i + 1;
-      while (fieldEnd < rowEnd) {
-        if (buf[fieldEnd] === 0x22) {
-          if (buf[fieldEnd + 1] === 0x22) fieldEnd += 2;
-          else break;
-        } else fieldEnd++;
+    // find the end of this field
+    let j = i;
+    let quoted = false;
+    if (f.csv) {
+      let inQuote = false;
+      while (j < rowEnd) {
+        const c = buf[j]!;
+        if (inQuote) {
+          if (c === f.escape && j + 1 < rowEnd && (buf[j + 1] === f.quote || buf[j + 1] === f.escape) && f.escape !== f.quote) j += 2;
+          else if (c === f.quote && f.escape === f.quote && buf[j + 1] === f.quote) j += 2;
+          else if (c === f.quote) {
+            inQuote = false;
+            j++;
+          } else j++;
+        } else if (c === f.quote) {
+          inQuote = true;
+          quoted = true;
+          j++;
+        } else if (c === f.delimiter) break;
+        else j++;
       }
-      fieldEnd++;
+    } else {
+      while (j < rowEnd && buf[j] !== f.delimiter) j += buf[j] === 0x5c ? 2 : 1;
+      if (j > rowEnd) j = rowEnd;
     }
-    const sep = csv ? 0x2c : 0x09;
-    while (fieldEnd < rowEnd && buf[fieldEnd] !== sep) fieldEnd++;
     const m = col < plan.cells.length ? plan.cells[col] : null;
-    let piece = buf.toString('utf8', i, fieldEnd);
-    const isNull = csv ? fieldEnd === i : piece === '\\N';
-    if (m && !isNull) {
-      const quoted = csv && buf[i] === 0x22;
-      let out: string | null | undefined;
-      if (quoted) {
-        const inner = Buffer.from(piece.slice(1, -1).replace(/""/g, '"'), 'utf8');
-        out = m(inner, 0, inner.length);
-      } else {
-        out = m(buf, i, fieldEnd);
-      }
-      if (out !== undefined) {
-        changed = true;
-        plan.masked++;
-        piece = out === null ? (csv ? '' : '\\N') : csv ? quoteCsv(out) : escapeCopyText(out);
+    if (m) {
+      const isNull = !quoted && buf.toString('utf8', i, j) === f.nullText;
+      if (!isNull) {
+        let out: string | null | undefined;
+        if (quoted) {
+          const raw = buf.toString('utf8', i, j);
+          const q = String.fromCharCode(f.quote);
+          const e = String.fromCharCode(f.escape);
+          let v = '';
+          let inQ = false;
+          for (let k = 0; k < raw.length; k++) {
+            const c = raw[k]!;
+            if (inQ && (c === e) && (raw[k + 1] === q || raw[k + 1] === e) && (e !== q || raw[k + 1] === q)) {
+              v += raw[++k];
+            } else if (c === q) inQ = !inQ;
+            else v += c;
+          }
+          const inner = Buffer.from(v, 'utf8');
+          out = m(inner, 0, inner.length);
+        } else {
+          out = m(buf, i, j);
+        }
+        if (out !== undefined) {
+          plan.masked++;
+          if (copied < i) pieces.push(buf.subarray(copied, i));
+          pieces.push(out === null ? (f.csv ? '' : f.nullText) : encodeCopyField(out, f));
+          copied = j;
+        }
       }
     }
-    parts.push(piece);
     col++;
-    i = fieldEnd + 1;
+    i = j + 1;
   }
-  if (!changed) return null;
-  const text = parts.join(csv ? ',' : '\t') + buf.toString('utf8', rowEnd, end);
-  const payload = Buffer.from(text, 'utf8');
-  const out = Buffer.allocUnsafe(5 + payload.length);
+  if (pieces.length === 0) return null;
+  if (copied < end) pieces.push(buf.subarray(copied, end));
+  const bufs = pieces.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p));
+  const size = bufs.reduce((n, b) => n + b.length, 0);
+  const out = Buffer.allocUnsafe(5 + size);
   out[0] = Backend.CopyData;
-  out.writeInt32BE(4 + payload.length, 1);
-  payload.copy(out, 5);
+  out.writeInt32BE(4 + size, 1);
+  let w = 5;
+  for (const b of bufs) {
+    b.copy(out, w);
+    w += b.length;
+  }
   return out;
 }
 

@@ -20,7 +20,7 @@ export function selectConnection(rawUser: string, dbname: string | undefined, ow
   return { ok: false, reason: 'no-connection' };
 }
 
-const UNSAFE_ENCODINGS = new Set(['sjis', 'shiftjis', 'shiftjis2004', 'big5', 'gbk', 'gb18030', 'uhc', 'johab', 'win932', 'win936', 'win949', 'win950', 'cp932', 'cp936', 'cp949', 'cp950', 'mskanji']);
+const UNSAFE_ENCODINGS = new Set(['sjis', 'shiftjis', 'shiftjis2004', 'big5', 'gbk', 'gb18030', 'uhc', 'johab', 'win932', 'win936', 'win949', 'win950', 'windows932', 'windows936', 'windows949', 'windows950', 'cp932', 'cp936', 'cp949', 'cp950', 'mskanji']);
 
 /** Encodings where a multibyte character may contain a quote or backslash byte (lexer confusion). */
 export function isUnsafeEncoding(enc: string): boolean {

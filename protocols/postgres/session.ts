@@ -31,6 +31,8 @@ import { isUnsafeEncoding } from './select.js';
 import {
   activate,
   copyColumns,
+  copyFormat,
+  type CopyFormat,
   describeColumns,
   maskCopyRow,
   maskDataRow,
@@ -96,7 +98,7 @@ export class PgSession {
   private cmdSeq = 0;
   /** the simple-query result being streamed */
   private qPlan: ActivePlan | null = null;
-  private copy: { plan: ActivePlan | null; csv: boolean } | null = null;
+  private copy: { plan: ActivePlan | null; format: CopyFormat | null; skipHeader: boolean } | null = null;
   private upSuspended = false;
   private upQueue: Buffer[] = [];
   private closed = false;
@@ -299,10 +301,13 @@ export class PgSession {
       lexer: { dialect: 'postgres', standardConformingStrings: this.standardConformingStrings },
     });
     if (d.action !== 'allow' || !this.deps.masker) return d;
-    // Binary COPY rows cannot be masked: refuse rather than pass them through unmasked.
+    // COPY output whose rows cannot be split safely (binary, exotic options) is refused, never passed unmasked.
     for (const s of analysis.statements) {
-      if (s.copy && s.copy.direction === 'to' && s.copy.format === 'binary') {
-        return { action: 'block', rule: 'masking', message: 'COPY … (FORMAT binary) cannot be masked on this connection; use text or csv' };
+      for (const st of [s, ...(s.inner ?? [])]) {
+        if (st.copy && st.copy.direction === 'to') {
+          const f = copyFormat(st.copy);
+          if (typeof f === 'string') return { action: 'block', rule: 'masking', message: f };
+        }
       }
     }
     return d;
@@ -486,17 +491,22 @@ export class PgSession {
           const names = copy?.columns ?? (copy?.table ? this.copyTableColumns.get(copy.table) : undefined);
           const cols = copyColumns(names, n, copy?.table ? splitTable(copy.table) : undefined);
           const plan = activate(this.deps.masker.plan(this.info, cols), cols);
-          if (plan && format !== 0) {
+          const fmt = copyFormat(copy);
+          if (plan && (format !== 0 || typeof fmt === 'string')) {
+            // The decision step refuses these; rows we cannot split must never pass unmasked.
             this.flushUp(out, buf, pass, off);
-            return this.fatal(errors.blocked('masking', 'binary COPY output cannot be masked'), 'binary copy with masking');
+            return this.fatal(errors.blocked('masking', typeof fmt === 'string' ? fmt : 'binary COPY output cannot be masked'), 'unmaskable copy');
           }
-          this.copy = { plan, csv: copy?.format === 'csv' };
+          this.copy = { plan, format: typeof fmt === 'string' ? null : fmt, skipHeader: typeof fmt !== 'string' && fmt.header };
           break;
         }
         case Backend.CopyData:
-          if (this.copy?.plan) {
-            const row = maskCopyRow(buf, off, next, this.copy.plan, this.copy.csv);
-            if (row) replace(off, next, row);
+          if (this.copy?.plan && this.copy.format) {
+            if (this.copy.skipHeader) this.copy.skipHeader = false;
+            else {
+              const row = maskCopyRow(buf, off, next, this.copy.plan, this.copy.format);
+              if (row) replace(off, next, row);
+            }
           }
           break;
         case Backend.ErrorResponse: {

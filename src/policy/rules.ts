@@ -77,8 +77,9 @@ export function compileRule(g: GuardrailConfig, warnings: string[]): CompiledRul
     ...(w.groups ? { groups: new Set(w.groups) } : {}),
     ...(w.users ? { users: new Set(w.users) } : {}),
     ...(w.protocol ? { protocols: new Set(typeof w.protocol === 'string' ? [w.protocol] : w.protocol) } : {}),
-    // Shell commands are case-sensitive: `RM -RF /` is not rm.
-    ...(w.command !== undefined ? { command: regex(g.name, 'command', w.command, '') } : {}),
+    // Case-insensitive like `pattern`: a rule written for `rm -rf` must also catch `rm -Rf`;
+    // an allow rule cannot override a block, so the wider match only ever restricts.
+    ...(w.command !== undefined ? { command: regex(g.name, 'command', w.command, 'i') } : {}),
     ...(w.forward !== undefined ? { forward: globToRegExp(w.forward) } : {}),
     sqlOnly:
       categories !== undefined || w.tables !== undefined || w.where !== undefined || w.functions !== undefined ||

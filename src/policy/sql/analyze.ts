@@ -14,14 +14,18 @@ import type { SqlAnalysis, StatementAnalysis } from './types.js';
 export type { CopyInfo, SqlAnalysis, SqlCategory, StatementAnalysis } from './types.js';
 export { SQL_CATEGORIES } from './types.js';
 
+/** analyses held at most (both generations) */
 const CACHE_ENTRIES = 10_000;
-/** keys (≈ texts) held at most, in UTF-16 units: bounds the cache's memory */
-const CACHE_CHARS = 32 * 1024 * 1024;
+/** key characters (≈ texts) held at most, in UTF-16 units: bounds the cache's memory */
+const CACHE_CHARS = 16 * 1024 * 1024;
 const MAX_READINGS = 32;
 const MAX_MODE_SWITCHES = 2;
 
-const cache = new Map<string, SqlAnalysis>();
-let cacheChars = 0;
+// Two generations instead of a strict LRU: a hit in the old one is promoted, and when the young one
+// is full it becomes the old one. O(1) without Map deletions, whose holes make iteration costly.
+let young = new Map<string, SqlAnalysis>();
+let old = new Map<string, SqlAnalysis>();
+let youngChars = 0;
 
 function settingsKey(s: SqlLexerSettings): string {
   return s.dialect === 'postgres'
@@ -29,37 +33,42 @@ function settingsKey(s: SqlLexerSettings): string {
     : `m${s.noBackslashEscapes ? 1 : 0}${s.ansiQuotes ? 1 : 0}|`;
 }
 
+function remember(key: string, value: SqlAnalysis): void {
+  if (key.length > CACHE_CHARS / 64) return;
+  young.set(key, value);
+  youngChars += key.length;
+  if (young.size >= CACHE_ENTRIES / 2 || youngChars >= CACHE_CHARS / 2) {
+    old = young;
+    young = new Map();
+    youngChars = 0;
+  }
+}
+
 export function analyzeSql(text: string, settings: SqlLexerSettings): SqlAnalysis {
   const key = settingsKey(settings) + text;
-  const hit = cache.get(key);
-  if (hit) {
-    cache.delete(key);
-    cache.set(key, hit);
-    return hit;
+  const hit = young.get(key);
+  if (hit) return hit;
+  const aged = old.get(key);
+  if (aged) {
+    remember(key, aged);
+    return aged;
   }
   const result = deepFreeze(analyzeUncached(text, settings, 0));
-  if (key.length <= CACHE_CHARS / 64) {
-    cache.set(key, result);
-    cacheChars += key.length;
-    while (cache.size > CACHE_ENTRIES || cacheChars > CACHE_CHARS) {
-      const oldest = cache.keys().next().value as string;
-      cache.delete(oldest);
-      cacheChars -= oldest.length;
-    }
-  }
+  remember(key, result);
   return result;
 }
 
 /** For tests and `policy test`: forget every cached analysis. */
 export function clearSqlCache(): void {
-  cache.clear();
-  cacheChars = 0;
+  young = new Map();
+  old = new Map();
+  youngChars = 0;
 }
 
-function analyzeUncached(text: string, settings: SqlLexerSettings, depth: number): SqlAnalysis {
-  const base = lexSql(text, settings);
+function analyzeUncached(text: string, settings: SqlLexerSettings, depth: number, startInExec = false): SqlAnalysis {
+  const base = lexSql(text, settings, { startInExec });
   const parts = [analyzeLex(text, settings, base, depth)];
-  if (settings.dialect === 'mysql' && base.versioned.length > 0) parts.push(...versionReadings(text, settings, base, depth));
+  if (settings.dialect === 'mysql' && base.versioned.length > 0) parts.push(...versionReadings(text, settings, base, depth, startInExec));
   const out = union(parts);
   if (out.statements.length === 0 && out.error === undefined) out.statements.push(emptyStatement());
   return out;
@@ -70,7 +79,7 @@ function analyzeUncached(text: string, settings: SqlLexerSettings, depth: number
  * /*M!NNNNNN when new enough and skips /*!50700–/*!99999. A server is thus a flavour and a version
  * threshold: analyse the text as each distinct one would read it.
  */
-function versionReadings(text: string, settings: SqlLexerSettings, base: LexResult, depth: number): SqlAnalysis[] {
+function versionReadings(text: string, settings: SqlLexerSettings, base: LexResult, depth: number, startInExec: boolean): SqlAnalysis[] {
   const versions = new Set<number>();
   const addVersions = (list: readonly VersionedComment[]): boolean => {
     let added = false;
@@ -94,7 +103,7 @@ function versionReadings(text: string, settings: SqlLexerSettings, base: LexResu
         if (done.has(key)) continue;
         done.add(key);
         if (done.size > MAX_READINGS) return [{ statements: [], error: 'too many versioned comments to analyse' }];
-        const lex = lexSql(text, settings, { runVersioned: (c) => runsOn(flavour, v, c) });
+        const lex = lexSql(text, settings, { runVersioned: (c) => runsOn(flavour, v, c), startInExec });
         if (addVersions(lex.versioned)) changed = true;
         out.push(analyzeLex(text, settings, lex, depth));
       }
@@ -174,7 +183,7 @@ function afterModeSwitch(
     const semicolon = ctx.toks[ranges[r]!.to];
     if (!semicolon) return [];
     const rest = text.slice(semicolon.end);
-    return modes.map((m) => analyzeUncached(rest, m, depth + 1));
+    return modes.map((m) => analyzeUncached(rest, m, depth + 1, semicolon.special === true));
   }
   return [];
 }

@@ -12,14 +12,14 @@ const SIMPLE: ReadonlyMap<string, SqlCategory> = new Map<string, SqlCategory>([
   ...['discard', 'listen', 'unlisten', 'notify', 'deallocate', 'fetch', 'move', 'close', 'use', 'unlock', 'help',
     'get', 'signal', 'resignal', 'open', 'leave', 'iterate'].map((v) => [v, 'utility'] as const),
   ...['checkpoint', 'vacuum', 'cluster', 'reindex', 'kill', 'flush', 'optimize', 'repair', 'check', 'checksum',
-    'install', 'uninstall', 'purge', 'shutdown', 'restart', 'stop', 'change', 'binlog', 'cache', 'clone'].map((v) => [v, 'admin'] as const),
+    'install', 'uninstall', 'purge', 'shutdown', 'restart', 'stop', 'change', 'binlog', 'cache', 'clone', 'backup'].map((v) => [v, 'admin'] as const),
   ...['comment', 'security', 'import'].map((v) => [v, 'ddl'] as const),
 ]);
 
 /** Every verb classifyRange can report (rules naming anything else get a config warning). */
 export const KNOWN_VERBS: ReadonlySet<string> = new Set([
   ...SIMPLE.keys(), 'select', 'values', 'return', 'table', 'insert', 'replace', 'update', 'delete', 'merge',
-  'truncate', 'explain', 'describe', 'desc', 'analyze', 'prepare', 'execute', 'call', 'do', 'declare', 'set',
+  'truncate', 'explain', 'describe', 'desc', 'analyze', 'analyse', 'prepare', 'execute', 'call', 'do', 'declare', 'set',
   'reset', 'show', 'lock', 'start', 'load', 'copy', 'create', 'alter', 'drop', 'grant', 'revoke', 'rename',
   'reassign', 'refresh', 'handler', 'compound', 'empty', 'if', 'elseif', 'when', 'while', 'for', 'until', 'case',
 ]);
@@ -98,9 +98,13 @@ function classifyVerb(ctx: Ctx, acc: Acc, a: number, to: number, depth: number):
     case 'desc':
       return explain(ctx, acc, a, to, depth);
     case 'analyze':
-      if (!ctx.pg && wordIn(next, INNER_START) && !isWord(next, 'table')) return explainTarget(ctx, acc, a + 1, to, depth, true); // MariaDB ANALYZE <stmt> runs it
+    case 'analyse': {
+      // MariaDB ANALYZE [FORMAT=x] <statement> runs the statement; otherwise table statistics
+      const i = isWord(next, 'format') && isOp(toks[a + 2], '=') ? a + 4 : a + 1;
+      if (!ctx.pg && wordIn(toks[i], INNER_START) && !isWord(toks[i], 'table')) return explainTarget(ctx, acc, i, to, depth, true);
       acc.category = 'admin';
       return;
+    }
     case 'prepare':
       return prepare(ctx, acc, a, to, depth);
     case 'execute':
@@ -218,6 +222,7 @@ function update(ctx: Ctx, acc: Acc, a: number, to: number): void {
     const t = toks[i]!;
     if (isOp(t, '(')) {
       i = matchParen(ctx, i, end);
+      expect = false;
       continue;
     }
     if (isOp(t, ',') || isWord(t, 'join')) {
@@ -329,7 +334,7 @@ function explain(ctx: Ctx, acc: Acc, a: number, to: number, depth: number): void
   if (isOp(toks[i], '(')) {
     const close = matchParen(ctx, i, to);
     for (let k = i + 1; k < close; k++) {
-      if (!isWord(toks[k], 'analyze')) continue;
+      if (!isWord(toks[k], 'analyze') && !isWord(toks[k], 'analyse')) continue;
       const v = toks[k + 1];
       const off = v && (v.kind === 'word' || v.kind === 'number' || v.kind === 'string') && ['false', 'off', '0', 'no'].includes(v.value.toLowerCase());
       if (!off) analyze = true;
@@ -338,7 +343,7 @@ function explain(ctx: Ctx, acc: Acc, a: number, to: number, depth: number): void
   }
   for (;;) {
     const t = toks[i];
-    if (isWord(t, 'analyze')) analyze = true;
+    if (isWord(t, 'analyze') || isWord(t, 'analyse')) analyze = true;
     if (wordIn(t, new Set(['analyze', 'analyse', 'verbose', 'extended', 'partitions']))) i++;
     else if (isWord(t, 'format') && isOp(toks[i + 1], '=')) i += 3;
     else break;

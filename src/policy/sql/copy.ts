@@ -3,6 +3,9 @@ import { readName, scanRefs } from './refs.js';
 import { Acc, type Ctx, findTopWord, isIdent, isOp, isWord, matchParen } from './tokens.js';
 import type { StatementAnalysis } from './types.js';
 
+/** Bare words that are values of a COPY option rather than the next option (HEADER true, FREEZE off…). */
+const COPY_OPTION_VALUES = new Set(['true', 'false', 'on', 'off', 'match', '0', '1']);
+
 export type Classify = (ctx: Ctx, from: number, to: number, depth: number) => StatementAnalysis;
 
 function unknown(ctx: Ctx, acc: Acc, a: number, to: number): void {
@@ -66,16 +69,50 @@ export function copy(ctx: Ctx, acc: Acc, a: number, to: number, depth: number, c
   let endpoint: 'stdio' | 'program' | 'file' = 'file';
   if (isWord(toks[i], 'program')) endpoint = 'program';
   else if (isWord(toks[i], 'stdin') || isWord(toks[i], 'stdout')) endpoint = 'stdio';
-  for (let k = i + 1; k < to; k++) {
+  // Options, new style `WITH (HEADER, DELIMITER '|')` or old style `WITH CSV HEADER DELIMITER '|'`: the masking
+  // of COPY output must split rows exactly as the server wrote them.
+  const options: Record<string, string | true> = {};
+  const where0 = findTopWord(ctx, i + 1, to, 'where');
+  const optEnd = where0 >= 0 ? where0 : to;
+  for (let k = i + 1; k < optEnd; k++) {
     const t = toks[k]!;
-    if (isWord(t, 'format') && (toks[k + 1]?.kind === 'word' || toks[k + 1]?.kind === 'string')) {
+    if (t.kind !== 'word') continue;
+    const name = t.value.toLowerCase();
+    if (name === 'with') continue;
+    if (name === 'format' && (toks[k + 1]?.kind === 'word' || toks[k + 1]?.kind === 'string')) {
       const f = toks[k + 1]!.value.toLowerCase();
       if (f === 'csv' || f === 'binary' || f === 'text') format = f;
-    } else if (isWord(t, 'csv') || isWord(t, 'binary')) {
-      format = t.value as 'csv' | 'binary';
+      else options.format = f;
+      k++;
+    } else if (name === 'csv' || name === 'binary') {
+      format = name;
+    } else if (name === 'force' && toks[k + 1]?.kind === 'word') {
+      // old style FORCE QUOTE / FORCE NOT NULL col, …
+      options['force_' + toks[k + 1]!.value.toLowerCase()] = true;
+      k++;
+    } else if (isOp(toks[k + 1], '(')) {
+      // FORCE_QUOTE (a, b) / FORCE_NOT_NULL (a): a column list, not more options
+      options[name] = true;
+      k = matchParen(ctx, k + 1, to);
+    } else {
+      const v = toks[k + 1];
+      if (v && (v.kind === 'string' || (v.kind === 'word' && COPY_OPTION_VALUES.has(v.value.toLowerCase())))) {
+        options[name] = v.kind === 'string' ? v.value : v.value.toLowerCase();
+        k++;
+      } else {
+        options[name] = true;
+      }
     }
   }
-  acc.copy = { query: target !== undefined, direction, endpoint, ...(table ? { table } : {}), ...(columns ? { columns } : {}), ...(format ? { format } : {}) };
+  acc.copy = {
+    query: target !== undefined,
+    direction,
+    endpoint,
+    ...(table ? { table } : {}),
+    ...(columns ? { columns } : {}),
+    ...(format ? { format } : {}),
+    ...(Object.keys(options).length ? { options } : {}),
+  };
   acc.category = direction === 'from' ? 'write' : 'read';
   if (table) (direction === 'from' ? acc.written : acc.read).add(table);
   if (target) {

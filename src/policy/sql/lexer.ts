@@ -18,7 +18,10 @@ export interface Token {
   /** offsets in the source text, end exclusive */
   readonly start: number;
   readonly end: number;
-  /** string: a prefixed (E, B, X, N, U&) literal or one holding backslash escapes; its decoded value is approximate */
+  /**
+   * string: a prefixed (E, B, X, N, U&) literal or one holding backslash escapes, whose decoded value is
+   * approximate; semicolon: one inside a MySQL executable comment
+   */
   readonly special?: boolean;
 }
 
@@ -40,6 +43,8 @@ export interface LexResult {
 export interface LexOptions {
   /** mysql: decides whether a versioned executable comment runs; default: every one runs */
   readonly runVersioned?: (c: VersionedComment) => boolean;
+  /** mysql: the text starts inside an executed comment (the rest of one cut at a special semicolon) */
+  readonly startInExec?: boolean;
 }
 
 // Longest first. None may contain "--", "/*" or "#" (they start comments).
@@ -66,6 +71,7 @@ class Lexer {
     this.scs = settings.standardConformingStrings ?? true;
     this.mysqlEscapes = !(settings.noBackslashEscapes ?? false);
     this.ansiQuotes = settings.ansiQuotes ?? false;
+    this.inExec = !this.pg && (options.startInExec ?? false);
   }
 
   run(): LexResult {
@@ -98,7 +104,7 @@ class Lexer {
       } else if (c === BACKTICK && !this.pg) {
         this.quotedIdent(this.pos, BACKTICK, false);
       } else if (c === SEMI) {
-        this.push('semicolon', ';', this.pos, this.pos + 1);
+        this.push('semicolon', ';', this.pos, this.pos + 1, this.inExec);
         this.pos++;
       } else if (isDigit(c) || (c === DOT && isDigit(n))) {
         if (this.pg) this.pgNumber();

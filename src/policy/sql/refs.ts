@@ -27,6 +27,7 @@ const NOT_FUNCTIONS = new Set([
   'constraint', 'index', 'with', 'recursive', 'union', 'intersect', 'except', 'lateral', 'sets', 'do', 'array',
   'like', 'ilike', 'to', 'is', 'between', 'distinct', 'limit', 'offset', 'only', 'row', 'rows', 'having',
   'group', 'order', 'materialized', 'update', 'delete', 'insert', 'return', 'if', 'elseif', 'while', 'until',
+  'conflict', 'include', 'range', 'cube', 'rollup', 'exclude', 'columns', 'ordinality',
 ]);
 
 // "name (" after these is a table or routine being defined or filled, not a call.
@@ -120,8 +121,8 @@ function isCallAt(ctx: Ctx, i: number): boolean {
   const { toks } = ctx;
   const t = toks[i]!;
   if (!isOp(toks[i + 1], '(')) return false;
-  if (t.kind === 'qident') return true;
-  if (t.kind !== 'word' || NOT_FUNCTIONS.has(t.value)) return false;
+  if (t.kind !== 'word' && t.kind !== 'qident') return false;
+  if (t.kind === 'word' && NOT_FUNCTIONS.has(t.value)) return false;
   // `schema.fn(` is a call even when the part before the dot is a keyword-like word
   if (isOp(toks[i - 1], '.')) return true;
   return !wordIn(toks[i - 1], NAME_CONTEXT);
@@ -155,6 +156,7 @@ export function scanRefs(ctx: Ctx, from: number, to: number, acc: Acc): void {
   const funcParen: boolean[] = [];
   // per parenthesis depth: inside a FROM clause, where `, item` adds a source even after a JOIN … ON
   const inFrom: boolean[] = [false];
+  let listEnd = from; // a FROM list already parsed up to here: its commas need no second pass
   for (let i = from; i < to; i++) {
     const t = toks[i]!;
     const depth = funcParen.length;
@@ -164,8 +166,8 @@ export function scanRefs(ctx: Ctx, from: number, to: number, acc: Acc): void {
         inFrom[depth + 1] = false;
       } else if (t.value === ')') {
         funcParen.pop();
-      } else if (t.value === ',' && inFrom[depth]) {
-        parseTableList(ctx, i + 1, to, acc.read);
+      } else if (t.value === ',' && inFrom[depth] && i >= listEnd) {
+        listEnd = parseTableList(ctx, i + 1, to, acc.read);
       }
       continue;
     }
@@ -177,9 +179,9 @@ export function scanRefs(ctx: Ctx, from: number, to: number, acc: Acc): void {
     const inCall = depth > 0 && funcParen[depth - 1] === true;
     if (t.value === 'from' && !inCall && !isWord(toks[i - 1], 'distinct')) {
       inFrom[depth] = true;
-      parseTableList(ctx, i + 1, to, acc.read);
+      listEnd = Math.max(listEnd, parseTableList(ctx, i + 1, to, acc.read));
     } else if (t.value === 'join') {
-      parseTableList(ctx, i + 1, to, acc.read);
+      listEnd = Math.max(listEnd, parseTableList(ctx, i + 1, to, acc.read));
     } else if (t.value === 'table' && isOp(toks[i - 1], '(')) {
       const n = readName(ctx, i + 1, to);
       if (n) acc.read.add(n.name);

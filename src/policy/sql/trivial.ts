@@ -14,18 +14,22 @@ const CONST_WORDS = new Set([
   'at', 'zone', 'sounds',
 ]);
 
-export function isTrivialCondition(ctx: Ctx, from: number, to: number): boolean {
+/** Deeper nesting is not worth the (quadratic) effort: such a condition counts as trivial. */
+const MAX_NESTING = 64;
+
+export function isTrivialCondition(ctx: Ctx, from: number, to: number, nesting = 0): boolean {
   let a = from;
   let b = to;
   while (a < b && isOp(ctx.toks[a], '(') && matchParen(ctx, a, b) === b - 1) {
     a++;
     b--;
+    if (++nesting > MAX_NESTING) return true;
   }
   if (a >= b) return false;
   const ors = splitTop(ctx, a, b, 'or');
-  if (ors.length > 1) return ors.some(([x, y]) => isTrivialCondition(ctx, x, y));
+  if (ors.length > 1) return ors.some(([x, y]) => isTrivialCondition(ctx, x, y, nesting + 1));
   const ands = splitTop(ctx, a, b, 'and');
-  if (ands.length > 1) return ands.every(([x, y]) => isTrivialCondition(ctx, x, y));
+  if (ands.length > 1) return ands.every(([x, y]) => isTrivialCondition(ctx, x, y, nesting + 1));
   if (hasColumnRef(ctx, a, b)) return false;
   const v = new ConstEval(ctx, a, b).run();
   return !(v === false || v === null || v === 0);
@@ -94,6 +98,7 @@ class Unevaluable extends Error {}
 /** A tiny evaluator over literal-only tokens; anything it does not know is UNKNOWN. */
 class ConstEval {
   private i: number;
+  private nesting = 0;
 
   constructor(
     private readonly ctx: Ctx,
@@ -148,10 +153,16 @@ class ConstEval {
 
   private not(): Result {
     if (this.accept('word', 'not') || this.accept('op', '!')) {
+      this.enter();
       const v = this.not();
+      this.nesting--;
       return typeof v === 'boolean' ? !v : v === null ? null : UNKNOWN;
     }
     return this.comparison();
+  }
+
+  private enter(): void {
+    if (++this.nesting > MAX_NESTING) throw new Unevaluable();
   }
 
   private comparison(): Result {
@@ -186,11 +197,15 @@ class ConstEval {
     if (t.kind === 'word' && t.value === 'false') return false;
     if (t.kind === 'word' && t.value === 'null') return null;
     if (t.kind === 'op' && t.value === '-') {
+      this.enter();
       const v = this.primary();
+      this.nesting--;
       return typeof v === 'number' ? -v : UNKNOWN;
     }
     if (t.kind === 'op' && t.value === '(') {
+      this.enter();
       const v = this.or();
+      this.nesting--;
       if (!this.accept('op', ')')) throw new Unevaluable();
       return v;
     }

@@ -31,6 +31,8 @@ export interface CopyInfo {
   direction: 'to' | 'from';
   endpoint: 'stdio' | 'program' | 'file';
   format?: 'text' | 'csv' | 'binary';
+  /** other options by lower-case name (HEADER, DELIMITER, QUOTE, ESCAPE, NULL, ENCODING, FORCE_*…); true when given without a value */
+  options?: Record<string, string | true>;
 }
 
 export interface StatementAnalysis {

@@ -238,8 +238,11 @@ describe('analyzeSql: compound forms', () => {
     expect(one('COPY t TO STDOUT').copy).toEqual({ table: 't', query: false, direction: 'to', endpoint: 'stdio' });
     const from = one("COPY public.t (a, b) FROM STDIN WITH (FORMAT csv, HEADER true)");
     expect([from.category, from.tables.written, from.copy]).toEqual([
-      'write', ['public.t'], { table: 'public.t', columns: ['a', 'b'], query: false, direction: 'from', endpoint: 'stdio', format: 'csv' },
+      'write', ['public.t'], { table: 'public.t', columns: ['a', 'b'], query: false, direction: 'from', endpoint: 'stdio', format: 'csv', options: { header: 'true' } },
     ]);
+    // the options masking needs to split COPY output exactly as the server writes it
+    expect(one("COPY t TO STDOUT WITH (DELIMITER '|', NULL 'n/a', FORCE_QUOTE (a, b))").copy?.options).toEqual({ delimiter: '|', null: 'n/a', force_quote: true });
+    expect(one("COPY t TO STDOUT WITH CSV HEADER DELIMITER ';' QUOTE ''''").copy).toMatchObject({ format: 'csv', options: { header: true, delimiter: ';', quote: "'" } });
     const prog = one("COPY t TO PROGRAM 'gzip > /tmp/x'");
     expect([prog.risky, prog.copy?.endpoint]).toEqual([['copy-program'], 'program']);
     expect(one("COPY t FROM '/etc/passwd'").risky).toEqual(['copy-file']);

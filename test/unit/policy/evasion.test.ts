@@ -93,6 +93,7 @@ const evasions: Case[] = [
   { dialect: 'mysql', text: "select '\\' ; drop table x; -- '", verbs: ['select'], decision: 'allow' },
   { dialect: 'mysql', lexer: { noBackslashEscapes: true }, text: "select '\\' ; drop table x; -- '", verbs: ['select', 'drop'], decision: 'block', rule: 'no-drop' },
   { dialect: 'mysql', text: "SET sql_mode='NO_BACKSLASH_ESCAPES'; SELECT '\\' ; DROP TABLE x; -- '", decision: 'block', rule: 'no-drop' },
+  { dialect: 'mysql', text: "/*!40101 SET sql_mode='NO_BACKSLASH_ESCAPES'; SELECT '\\' ; DROP TABLE x; -- ' */", decision: 'block', rule: 'no-drop' },
   { dialect: 'mysql', text: 'select 1 # comment\n; drop table x', verbs: ['select', 'drop'], decision: 'block', rule: 'no-drop' },
   { dialect: 'mysql', text: 'select 1 # drop table x', verbs: ['select'], decision: 'allow' },
   { dialect: 'mysql', text: 'select 1--1\n; drop table x', verbs: ['select', 'drop'], decision: 'block', rule: 'no-drop' },

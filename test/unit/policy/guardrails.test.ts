@@ -122,7 +122,7 @@ describe('GuardrailPolicy: when keys', () => {
     expect(p.decide(s, pg('select * from "SECRET"')).action).toBe('block');
     expect(p.decide(s, pg('select * from invoices')).action).toBe('allow');
     expect(p.decide(s, pg('select * from t where x in (select k from secret)')).action).toBe('block');
-    expect(p.decide(s, pg('select * from secret_keys')).action === 'block' && p.decide(s, pg("select 'secret'")).action).toBe('allow');
+    expect(p.decide(s, pg("select 'secret'")).action).toBe('allow');
   });
 
   it('functions and risky', () => {
@@ -172,6 +172,7 @@ describe('GuardrailPolicy: non-SQL commands', () => {
     const p = new GuardrailPolicy(makeConfig());
     const s = session('web-prod');
     expect(p.decide(s, { kind: 'exec', command: 'rm -rf /' })).toMatchObject({ action: 'block', rule: 'no-rm-root', message: expect.stringContaining('this command is not allowed') });
+    expect(p.decide(s, { kind: 'exec', command: 'rm -Rf /' }).action).toBe('block');
     expect(p.decide(s, { kind: 'exec', command: 'rm -rf /tmp/build' }).action).toBe('allow');
     expect(p.decide(s, { kind: 'exec', command: 'uptime' }).action).toBe('allow');
     // SQL rules never match a shell command and the command rule never matches SQL

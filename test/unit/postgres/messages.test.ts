@@ -16,7 +16,7 @@ import {
   encodeStartupMessage,
   rowsFromTag,
 } from '../../../protocols/postgres/messages.js';
-import { maskCopyRow, maskDataRow, type ActivePlan } from '../../../protocols/postgres/results.js';
+import { copyFormat, maskCopyRow, maskDataRow, type ActivePlan, type CopyFormat } from '../../../protocols/postgres/results.js';
 
 const hex = (b: Buffer): string => b.toString('hex');
 
@@ -141,7 +141,7 @@ describe('DataRow and COPY masking', () => {
     const line = Buffer.from('1\ta@b.c\t\\N\n');
     const frame = Buffer.concat([Buffer.from([0x64, 0, 0, 0, 4 + line.length]), line]);
     const p: ActivePlan = { cells: [null, () => 'x\ty', null], nullOnly: [false, false, false], masked: 0 };
-    const out = maskCopyRow(frame, 0, frame.length, p, false)!;
+    const out = maskCopyRow(frame, 0, frame.length, p, copyFormat(undefined) as CopyFormat)!;
     expect(out.toString('utf8', 5)).toBe('1\tx\\ty\t\\N\n');
   });
   it('masks COPY csv rows with quoted fields', () => {
@@ -153,8 +153,32 @@ describe('DataRow and COPY masking', () => {
       nullOnly: [false, false, false],
       masked: 0,
     };
-    const out = maskCopyRow(frame, 0, frame.length, p, true)!;
+    const out = maskCopyRow(frame, 0, frame.length, p, copyFormat({ format: 'csv' }) as CopyFormat)!;
     expect(seen).toEqual(['a,b@c.d']);
     expect(out.toString('utf8', 5)).toBe('1,M,z\n');
+  });
+  it('honours DELIMITER, QUOTE and escaped delimiters', () => {
+    const f = copyFormat({ format: 'text', options: { delimiter: '|' } }) as CopyFormat;
+    const line = Buffer.from('1|a\\|b|x@y.z\n');
+    const frame = Buffer.concat([Buffer.from([0x64, 0, 0, 0, 4 + line.length]), line]);
+    const seen: string[] = [];
+    const p: ActivePlan = { cells: [null, (b, s, e) => { seen.push(b.toString('utf8', s, e)); return undefined; }, () => 'M|N'], nullOnly: [false, false, false], masked: 0 };
+    const out = maskCopyRow(frame, 0, frame.length, p, f)!;
+    expect(seen).toEqual(['a\\|b']);
+    expect(out.toString('utf8', 5)).toBe('1|a\\|b|M\\|N\n');
+    const csv = copyFormat({ format: 'csv', options: { delimiter: ';', quote: "'" } }) as CopyFormat;
+    const l2 = Buffer.from("1;'a;b''c';z\n");
+    const f2 = Buffer.concat([Buffer.from([0x64, 0, 0, 0, 4 + l2.length]), l2]);
+    const got: string[] = [];
+    const p2: ActivePlan = { cells: [null, (b, s, e) => { got.push(b.toString('utf8', s, e)); return "q'r"; }, null], nullOnly: [false, false, false], masked: 0 };
+    expect(maskCopyRow(f2, 0, f2.length, p2, csv)!.toString('utf8', 5)).toBe("1;'q''r';z\n");
+    expect(got).toEqual(["a;b'c"]);
+  });
+  it('refuses formats it cannot split', () => {
+    expect(copyFormat({ format: 'binary' })).toMatch(/binary/);
+    expect(copyFormat({ options: { delimiter: '||' } })).toMatch(/DELIMITER/);
+    expect(copyFormat({ options: { encoding: 'latin1' } })).toMatch(/ENCODING/);
+    expect(copyFormat({ options: { header: true } })).toMatchObject({ header: true });
+    expect(copyFormat({ options: { header: 'false' } })).toMatchObject({ header: false });
   });
 });
