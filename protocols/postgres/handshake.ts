@@ -21,7 +21,7 @@ import {
   type ErrorFields,
 } from './messages.js';
 import { errors } from './errors.js';
-import { isUnsafeEncoding, selectConnection, vetOptions } from './select.js';
+import { isUnsafeEncoding, selectConnection, startupParam as startupParamCi, vetOptions, vetStartupParams } from './select.js';
 import { connectUpstream, UpstreamError, type UpstreamTarget } from './upstream.js';
 import { PgSession } from './session.js';
 import type { CatalogResolver } from './catalog.js';
@@ -88,7 +88,8 @@ export async function handleClient(raw: net.Socket, ctx: PgContext): Promise<voi
   raw.on('error', () => undefined);
   const remote = raw.remoteAddress ?? 'unknown';
   const log = ctx.log.child({ client: remote });
-  const stream = new PreludeStream(raw, Date.now() + STARTUP_DEADLINE_MS);
+  const deadline = Date.now() + STARTUP_DEADLINE_MS;
+  const stream = new PreludeStream(raw, deadline);
   let secure = false;
   const refuse = (f: ErrorFields, why: string): void => {
     log.info({ code: f.code, why }, 'connection refused');
@@ -105,7 +106,7 @@ export async function handleClient(raw: net.Socket, ctx: PgContext): Promise<voi
       if (first === 0x16) {
         // sslnegotiation=direct: a TLS ClientHello with ALPN "postgresql" instead of SSLRequest.
         if (secure || !ctx.secureContext || ctx.tlsMode === 'off') throw new ProtocolError('unexpected TLS handshake');
-        const t = await upgrade(stream, ctx.secureContext, true);
+        const t = await upgrade(stream, ctx.secureContext, true, deadline);
         stream.replaceSocket(t);
         secure = true;
         continue;
@@ -119,7 +120,7 @@ export async function handleClient(raw: net.Socket, ctx: PgContext): Promise<voi
           // Bytes after SSLRequest and before our answer would be read as plaintext (CVE-2021-23214): refuse.
           if (stream.buffered() > 0) throw new ProtocolError('data received after SSLRequest before the TLS handshake');
           stream.socket.write('S');
-          const t = await upgrade(stream, ctx.secureContext, false);
+          const t = await upgrade(stream, ctx.secureContext, false, deadline);
           stream.replaceSocket(t);
           secure = true;
         } else {
@@ -155,17 +156,20 @@ export async function handleClient(raw: net.Socket, ctx: PgContext): Promise<voi
     for (const k of unknownOptions) params.delete(k);
     const rawUser = params.get('user');
     if (!rawUser) return refuse(errors.protocol('no PostgreSQL user name specified in startup packet'), 'no user');
-    const replication = params.get('replication');
+    const replication = startupParamCi(params, 'replication');
     if (replication !== undefined && !['false', 'off', 'no', '0'].includes(replication.toLowerCase())) {
       return refuse(errors.replication(), 'replication');
     }
-    const options = params.get('options');
+    const options = startupParamCi(params, 'options');
     if (options) {
       const bad = vetOptions(options);
       if (bad) return refuse(errors.badOption(bad), 'options');
     }
-    const encoding = params.get('client_encoding');
-    if (encoding && isUnsafeEncoding(encoding)) return refuse(errors.badEncoding(encoding), 'encoding');
+    const badParam = vetStartupParams(params);
+    if (badParam) return refuse(errors.badOption(badParam), 'startup parameter');
+    for (const [k, v] of params) {
+      if (k.toLowerCase() === 'client_encoding' && isUnsafeEncoding(v)) return refuse(errors.badEncoding(v), 'encoding');
+    }
 
     const sel = selectConnection(rawUser, params.get('database'), ctx.ownConnection?.name);
     if (!sel.ok) {
@@ -216,7 +220,8 @@ export async function handleClient(raw: net.Socket, ctx: PgContext): Promise<voi
     };
     const forward = new Map<string, string>();
     for (const [k, v] of params) {
-      if (k !== 'user' && k !== 'database' && k !== 'replication') forward.set(k, v);
+      const lk = k.toLowerCase();
+      if (lk !== 'user' && lk !== 'database' && lk !== 'replication') forward.set(k, v);
     }
     let up;
     try {
@@ -226,6 +231,13 @@ export async function handleClient(raw: net.Socket, ctx: PgContext): Promise<voi
       log.warn({ connection: conn.name, err: detail }, 'target unreachable or refused the gateway');
       return refuse(errors.upstream(conn.name, detail), 'upstream');
     }
+    // The lexer must read strings as the target will: trust what the target reports, not what was asked.
+    const targetEncoding = up.parameters.get('client_encoding');
+    if (targetEncoding && isUnsafeEncoding(targetEncoding)) {
+      up.socket.destroy();
+      return refuse(errors.badEncoding(targetEncoding), 'encoding reported by target');
+    }
+    const scs = up.parameters.get('standard_conforming_strings');
 
     const info: SessionInfo = {
       id: randomUUID(),
@@ -250,6 +262,7 @@ export async function handleClient(raw: net.Socket, ctx: PgContext): Promise<voi
         ctx.sessions.delete(s);
         ctx.cancels.release(key.pid);
       },
+      standardConformingStrings: scs === undefined ? true : scs === 'on',
     });
     ctx.audit.startSession({
       id: info.id,
@@ -287,18 +300,27 @@ export async function handleClient(raw: net.Socket, ctx: PgContext): Promise<voi
   }
 }
 
-function upgrade(stream: PreludeStream, secureContext: tls.SecureContext, direct: boolean): Promise<tls.TLSSocket> {
+function upgrade(stream: PreludeStream, secureContext: tls.SecureContext, direct: boolean, deadline: number): Promise<tls.TLSSocket> {
   const sock = stream.unshiftAndDetach();
   return new Promise((resolve, reject) => {
+    // The startup deadline covers the TLS handshake too: a client that stalls in it must not hold a slot.
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new ClosedError('TLS handshake timed out'));
+    }, Math.max(0, deadline - Date.now()));
     const t = new tls.TLSSocket(sock, {
       isServer: true,
       secureContext,
       ALPNProtocols: ['postgresql'],
     });
     t.on('error', () => undefined);
-    const onError = (e: Error): void => reject(new ClosedError(`TLS handshake failed: ${e.message}`));
+    const onError = (e: Error): void => {
+      clearTimeout(timer);
+      reject(new ClosedError(`TLS handshake failed: ${e.message}`));
+    };
     t.once('error', onError);
     t.once('secure', () => {
+      clearTimeout(timer);
       t.off('error', onError);
       if (direct && t.alpnProtocol !== 'postgresql') {
         t.destroy();

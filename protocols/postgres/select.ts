@@ -37,6 +37,28 @@ const SAFE_OPTIONS = new Set([
   'default_statistics_target', 'max_parallel_workers_per_gather', 'temp_buffers', 'maintenance_work_mem',
 ]);
 
+/** Startup parameters that are not settings, or that the gateway handles itself. */
+const STARTUP_PROTOCOL_PARAMS = new Set(['user', 'database', 'options', 'replication', 'client_encoding']);
+
+/**
+ * Vet the other StartupMessage parameters: each is a setting (names are case-insensitive, as the server
+ * reads them), held to the same list as `options`. Returns the refusal reason, or null.
+ */
+export function vetStartupParams(params: ReadonlyMap<string, string>): string | null {
+  for (const raw of params.keys()) {
+    const name = raw.toLowerCase();
+    if (STARTUP_PROTOCOL_PARAMS.has(name) || name.startsWith('_pq_.')) continue;
+    if (!SAFE_OPTIONS.has(name)) return `setting "${raw}" may not be set at startup through the gateway`;
+  }
+  return null;
+}
+
+/** A startup parameter by case-insensitive name (the server reads CLIENT_ENCODING as client_encoding). */
+export function startupParam(params: ReadonlyMap<string, string>, name: string): string | undefined {
+  for (const [k, v] of params) if (k.toLowerCase() === name) return v;
+  return undefined;
+}
+
 /**
  * Vet the startup `options` string ("-c name=value --name=value", backslash escapes spaces). Returns the
  * refusal reason, or null when every setting is harmless. role, session_authorization and

@@ -83,6 +83,8 @@ export interface SessionDeps {
   audit: AuditStore;
   log: Logger;
   onClose: (s: PgSession) => void;
+  /** as the target reported it at login */
+  standardConformingStrings: boolean;
 }
 
 export class PgSession {
@@ -114,6 +116,7 @@ export class PgSession {
     private readonly deps: SessionDeps,
   ) {
     this.trace = deps.log.isLevelEnabled('trace');
+    this.standardConformingStrings = deps.standardConformingStrings;
   }
 
   /** Start relaying; `clientRest`/`upstreamRest` are bytes that arrived during the handshake. */

@@ -37,21 +37,12 @@ export async function startCommand(io: CliIo, file: string): Promise<number> {
     throw new CliExit(1, `cannot load the gateway: ${(err as Error).message}`);
   }
 
-  let gateway: Awaited<ReturnType<typeof gatewayModule.startGateway>>;
-  try {
-    gateway = await gatewayModule.startGateway(config, { logger, configPath });
-  } catch (err) {
-    logger.error({ err }, 'the gateway failed to start');
-    throw new CliExit(1, `the gateway failed to start: ${(err as Error).message}`);
-  }
-
+  // Signals are handled from before the listeners open: a SIGTERM that arrives while they start waits
+  // for the start to finish and then closes gracefully.
+  let gateway: Awaited<ReturnType<typeof gatewayModule.startGateway>> | undefined;
   let closing = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (closing) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    closing = true;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (!gateway) return;
     logger.info({ signal, graceMs: GRACE_MS }, 'shutting down');
     gateway.close(GRACE_MS).then(
       () => {
@@ -64,7 +55,24 @@ export async function startCommand(io: CliIo, file: string): Promise<number> {
       },
     );
   };
+  let pendingSignal: NodeJS.Signals | null = null;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (closing) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    closing = true;
+    if (gateway) shutdown(signal);
+    else pendingSignal = signal;
+  };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  try {
+    gateway = await gatewayModule.startGateway(config, { logger, configPath });
+  } catch (err) {
+    logger.error({ err }, 'the gateway failed to start');
+    throw new CliExit(1, `the gateway failed to start: ${(err as Error).message}`);
+  }
+  if (pendingSignal) shutdown(pendingSignal);
   return 0;
 }

@@ -69,7 +69,9 @@ describe('pg driver through the gateway (SCRAM upstream)', () => {
     const c = client();
     await c.connect();
     try {
-      const r = await c.query({ text: 'SELECT id, email, bio FROM people WHERE id < $1 ORDER BY id', values: [4], binary: true });
+      // `binary` is a pg option its type definitions do not list
+      const q = { text: 'SELECT id, email, bio FROM people WHERE id < $1 ORDER BY id', values: [4], binary: true } as pg.QueryConfig;
+      const r = await c.query(q);
       expect(r.rows).toHaveLength(3);
       expect(r.rows[0].id).toBe(1);
       for (const row of r.rows) expect(String(row.email)).not.toMatch(/@corp\.example/);

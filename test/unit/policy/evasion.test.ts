@@ -23,7 +23,9 @@ interface Case {
 
 function command(c: Case): Command {
   if (c.dialect === 'mysql') return my(c.text, c.lexer);
-  return c.lexer ? { ...pg(c.text), lexer: { dialect: 'postgres', ...c.lexer } } : pg(c.text);
+  const base = pg(c.text);
+  if (!c.lexer || base.kind !== 'sql') return base;
+  return { ...base, lexer: { dialect: 'postgres', ...c.lexer } };
 }
 
 function settings(c: Case): SqlLexerSettings {
