@@ -28,6 +28,8 @@ export interface StartOptions {
   configPath?: string;
   /** open the store here instead of config.store (tests) */
   audit?: AuditStore;
+  /** how long a client has to complete startup, TLS and authentication (default 15 s) */
+  startupDeadlineMs?: number;
 }
 
 export async function startGateway(config: Config, opts: StartOptions): Promise<Gateway> {
@@ -80,6 +82,7 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
     sessions,
     sendCancel,
     accepting: () => accepting,
+    startupDeadlineMs: opts.startupDeadlineMs ?? 15_000,
   });
 
   const listeners: PgListener[] = [];

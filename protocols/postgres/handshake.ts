@@ -26,7 +26,6 @@ import { connectUpstream, UpstreamError, type UpstreamTarget } from './upstream.
 import { PgSession } from './session.js';
 import type { CatalogResolver } from './catalog.js';
 
-const STARTUP_DEADLINE_MS = 15_000;
 
 export interface CancelTarget {
   host: string;
@@ -76,6 +75,8 @@ export interface PgContext {
   sendCancel: (t: CancelTarget) => void;
   /** false while shutting down */
   accepting: () => boolean;
+  /** how long a client has to complete startup, TLS and authentication */
+  startupDeadlineMs: number;
 }
 
 export function isLoopback(addr: string | undefined): boolean {
@@ -88,7 +89,7 @@ export async function handleClient(raw: net.Socket, ctx: PgContext): Promise<voi
   raw.on('error', () => undefined);
   const remote = raw.remoteAddress ?? 'unknown';
   const log = ctx.log.child({ client: remote });
-  const deadline = Date.now() + STARTUP_DEADLINE_MS;
+  const deadline = Date.now() + ctx.startupDeadlineMs;
   const stream = new PreludeStream(raw, deadline);
   let secure = false;
   const refuse = (f: ErrorFields, why: string): void => {
