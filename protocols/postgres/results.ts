@@ -62,15 +62,26 @@ export function activate(plan: RowPlan | null, columns: readonly ColumnInfo[]): 
   return { cells: plan.cells, nullOnly: columns.map((c) => !c.textLike), masked: 0 };
 }
 
+// Scratch for maskDataRow, reused across rows (the gateway is single-threaded).
+let outCells: (string | null | undefined)[] = [];
+let cellStarts: number[] = [];
+let cellEnds: number[] = [];
+
 /**
  * DataRow: Byte1('D') · Int32 len · Int16 n · { Int32 len (-1 = NULL) · Byte[len] }[n].
- * Returns the rebuilt frame, or null when no cell changed (forward the original bytes).
+ * Returns the rebuilt frame, or null when no cell changed (forward the original bytes). One allocation per
+ * changed row: replacements are measured first, then everything is written into a buffer of the right size.
  */
 export function maskDataRow(buf: Buffer, start: number, end: number, plan: ActivePlan): Buffer | null {
   const n = buf.readInt16BE(start + 5);
+  if (outCells.length < n) {
+    outCells = new Array(n);
+    cellStarts = new Array(n);
+    cellEnds = new Array(n);
+  }
   let off = start + 7;
-  let pieces: Array<Buffer | string | null> | null = null;
-  let copiedUpTo = start + 7; // bytes before this cell already represented in pieces
+  let changed = false;
+  let delta = 0;
   const cells = plan.cells;
   for (let i = 0; i < n; i++) {
     if (off + 4 > end) throw new RangeError('DataRow shorter than its column count');
@@ -78,50 +89,47 @@ export function maskDataRow(buf: Buffer, start: number, end: number, plan: Activ
     const cellStart = off + 4;
     const cellEnd = len < 0 ? cellStart : cellStart + len;
     if (cellEnd > end) throw new RangeError('DataRow cell past the end of the message');
+    cellStarts[i] = cellStart;
+    cellEnds[i] = len < 0 ? -1 : cellEnd;
+    let out: string | null | undefined;
     const m = i < cells.length ? cells[i] : null;
     if (m && len >= 0) {
-      let out = m(buf, cellStart, cellEnd);
+      out = m(buf, cellStart, cellEnd);
       if (out !== undefined) {
         if (out !== null && plan.nullOnly[i]) out = null;
-        pieces ??= [];
-        if (copiedUpTo < off) pieces.push(buf.subarray(copiedUpTo, off));
-        pieces.push(out);
-        copiedUpTo = cellEnd;
+        changed = true;
         plan.masked++;
+        delta += (out === null ? 0 : Buffer.byteLength(out, 'utf8')) - len;
       }
     }
+    outCells[i] = out;
     off = cellEnd;
   }
-  if (!pieces) return null;
-  if (copiedUpTo < end) pieces.push(buf.subarray(copiedUpTo, end));
-  // Each piece is either raw bytes (whole cells with their length prefixes) or a replacement cell.
-  let size = 7;
-  const encoded: Buffer[] = [];
-  for (const p of pieces) {
-    let b: Buffer;
-    if (p === null) {
-      b = Buffer.from([0xff, 0xff, 0xff, 0xff]);
-    } else if (typeof p === 'string') {
-      const body = Buffer.from(p, 'utf8');
-      b = Buffer.allocUnsafe(4 + body.length);
-      b.writeInt32BE(body.length, 0);
-      body.copy(b, 4);
-    } else {
-      b = p;
-    }
-    encoded.push(b);
-    size += b.length;
-  }
-  const out = Buffer.allocUnsafe(size);
-  out[0] = Backend.DataRow;
-  out.writeInt32BE(size - 1, 1);
-  out.writeInt16BE(n, 5);
+  if (!changed) return null;
+  const size = end - start + delta;
+  const row = Buffer.allocUnsafe(size);
+  row[0] = Backend.DataRow;
+  row.writeInt32BE(size - 1, 1);
+  row.writeInt16BE(n, 5);
   let w = 7;
-  for (const b of encoded) {
-    b.copy(out, w);
-    w += b.length;
+  for (let i = 0; i < n; i++) {
+    const out = outCells[i];
+    outCells[i] = undefined;
+    if (out === undefined) {
+      // unchanged: length prefix and bytes as they came
+      const from = cellStarts[i]! - 4;
+      const to = cellEnds[i]! < 0 ? cellStarts[i]! : cellEnds[i]!;
+      w += buf.copy(row, w, from, to);
+    } else if (out === null) {
+      row.writeInt32BE(-1, w);
+      w += 4;
+    } else {
+      const bytes = row.write(out, w + 4, 'utf8');
+      row.writeInt32BE(bytes, w);
+      w += 4 + bytes;
+    }
   }
-  return out;
+  return row;
 }
 
 /** How the server writes the rows of one COPY … TO STDOUT (from the statement's options). */
@@ -131,6 +139,7 @@ export interface CopyFormat {
   quote: number;
   escape: number;
   nullText: string;
+  nullBytes: Buffer;
   header: boolean;
 }
 
@@ -158,11 +167,20 @@ export function copyFormat(info: { format?: string; options?: Record<string, str
   const h = o.header;
   const header = h !== undefined && h !== 'false' && h !== 'off' && h !== '0';
   const nullText = typeof o.null === 'string' ? o.null : csv ? '' : '\\N';
-  return { csv, delimiter, quote, escape, nullText, header };
+  return { csv, delimiter, quote, escape, nullText, nullBytes: Buffer.from(nullText, 'utf8'), header };
 }
 
 function encodeCopyField(s: string, f: CopyFormat): string {
   const d = String.fromCharCode(f.delimiter);
+  let plain = true;
+  for (let k = 0; k < s.length; k++) {
+    const c = s.charCodeAt(k);
+    if (c === 0x5c || c === 0x0a || c === 0x0d || c === 0x09 || c === f.delimiter || c === f.quote || c === f.escape) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain && (!f.csv || (s !== '' && s !== f.nullText))) return s;
   if (!f.csv) {
     let out = '';
     for (const c of s) {
@@ -219,12 +237,25 @@ export function maskCopyRow(buf: Buffer, start: number, end: number, plan: Activ
         else j++;
       }
     } else {
-      while (j < rowEnd && buf[j] !== f.delimiter) j += buf[j] === 0x5c ? 2 : 1;
-      if (j > rowEnd) j = rowEnd;
+      // the next delimiter not escaped by an odd run of backslashes
+      for (;;) {
+        const d = buf.indexOf(f.delimiter, j);
+        if (d < 0 || d >= rowEnd) {
+          j = rowEnd;
+          break;
+        }
+        let k = d - 1;
+        while (k >= i && buf[k] === 0x5c) k--;
+        if ((d - 1 - k) % 2 === 0) {
+          j = d;
+          break;
+        }
+        j = d + 1;
+      }
     }
     const m = col < plan.cells.length ? plan.cells[col] : null;
     if (m) {
-      const isNull = !quoted && buf.toString('utf8', i, j) === f.nullText;
+      const isNull = !quoted && j - i === f.nullBytes.length && buf.compare(f.nullBytes, 0, f.nullBytes.length, i, j) === 0;
       if (!isNull) {
         let out: string | null | undefined;
         if (quoted) {
@@ -258,16 +289,13 @@ export function maskCopyRow(buf: Buffer, start: number, end: number, plan: Activ
   }
   if (pieces.length === 0) return null;
   if (copied < end) pieces.push(buf.subarray(copied, end));
-  const bufs = pieces.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p));
-  const size = bufs.reduce((n, b) => n + b.length, 0);
+  let size = 0;
+  for (const p of pieces) size += typeof p === 'string' ? Buffer.byteLength(p, 'utf8') : p.length;
   const out = Buffer.allocUnsafe(5 + size);
   out[0] = Backend.CopyData;
   out.writeInt32BE(4 + size, 1);
   let w = 5;
-  for (const b of bufs) {
-    b.copy(out, w);
-    w += b.length;
-  }
+  for (const p of pieces) w += typeof p === 'string' ? out.write(p, w, 'utf8') : p.copy(out, w);
   return out;
 }
 
