@@ -61,6 +61,8 @@ interface Statement {
 }
 
 interface Portal {
+  /** order of its Bind, to forget it when its transaction ends */
+  bound: number;
   stmt: Statement;
   formatCodes: number[];
   fields?: FieldDescription[] | null;
@@ -68,13 +70,13 @@ interface Portal {
 }
 
 type Op =
-  | { t: 'Q'; cmdId: number; started: number; blocked?: Blocked; analysis: SqlAnalysis | null; index: number; rows: number; error?: string; masked: number }
+  | { t: 'Q'; bindSeq?: number; cmdId: number; started: number; blocked?: Blocked; analysis: SqlAnalysis | null; index: number; rows: number; error?: string; masked: number }
   | { t: 'P'; name: string; blocked?: Blocked }
   | { t: 'B' }
   | { t: 'D'; stmt?: Statement; portal?: Portal; injected: boolean }
   | { t: 'E'; portal: Portal; started: number; rows: number; masked: number }
   | { t: 'C' }
-  | { t: 'S' };
+  | { t: 'S'; bindSeq: number };
 
 export interface SessionDeps {
   policy: Policy;
@@ -98,6 +100,7 @@ export class PgSession {
   private readonly trace: boolean;
   private standardConformingStrings = true;
   private cmdSeq = 0;
+  private bindSeq = 0;
   /** the simple-query result being streamed */
   private qPlan: ActivePlan | null = null;
   private copy: { plan: ActivePlan | null; format: CopyFormat | null; skipHeader: boolean } | null = null;
@@ -182,7 +185,7 @@ export class PgSession {
       const code = buf[off]!;
       const next = off + 1 + buf.readInt32BE(off + 1);
       const r = this.r.reset(buf, off + 5, next);
-      if (this.trace) this.deps.log.trace({ msg: frontendName(code), len: next - off }, 'client →');
+      if (this.trace) this.deps.log.trace({ message: frontendName(code), len: next - off }, 'client →');
       switch (code) {
         case Frontend.Query: {
           const text = r.cstring();
@@ -190,7 +193,7 @@ export class PgSession {
           const cmdId = ++this.cmdSeq;
           const decision = this.decideSql(text, 'query', analysis);
           this.auditDecision(cmdId, 'query', text, decision);
-          const op: Op = { t: 'Q', cmdId, started: performance.now(), analysis, index: 0, rows: 0, masked: 0 };
+          const op: Op = { t: 'Q', bindSeq: this.bindSeq, cmdId, started: performance.now(), analysis, index: 0, rows: 0, masked: 0 };
           if (decision.action !== 'allow') {
             op.blocked = blockedOf(decision);
             replace(off, next, encodeQuery(raiseStatement(op.blocked), this.w));
@@ -218,7 +221,7 @@ export class PgSession {
         case Frontend.Bind: {
           const b = decodeBind(r);
           const stmt = this.statements.get(b.statement) ?? { text: '', analysis: null, fields: undefined };
-          const portal: Portal = { stmt, formatCodes: b.resultFormats };
+          const portal: Portal = { bound: ++this.bindSeq, stmt, formatCodes: b.resultFormats };
           if (stmt.fields !== undefined) portal.fields = stmt.fields;
           this.portals.set(b.portal, portal);
           this.ops.push({ t: 'B' });
@@ -239,7 +242,7 @@ export class PgSession {
         }
         case Frontend.Execute: {
           const e = decodeExecute(r);
-          const portal = this.portals.get(e.portal) ?? { stmt: { text: '', analysis: null }, formatCodes: [], fields: null };
+          const portal = this.portals.get(e.portal) ?? { bound: 0, stmt: { text: '', analysis: null }, formatCodes: [], fields: null };
           this.ops.push({ t: 'E', portal, started: performance.now(), rows: 0, masked: 0 });
           break;
         }
@@ -251,7 +254,7 @@ export class PgSession {
           break;
         }
         case Frontend.Sync:
-          this.ops.push({ t: 'S' });
+          this.ops.push({ t: 'S', bindSeq: this.bindSeq });
           break;
         case Frontend.Flush:
         case Frontend.CopyData:
@@ -264,7 +267,7 @@ export class PgSession {
           const cmdId = ++this.cmdSeq;
           const decision = this.decide({ kind: 'function-call' });
           this.auditDecision(cmdId, 'function-call', 'FunctionCall', decision);
-          const op: Op = { t: 'Q', cmdId, started: performance.now(), analysis: null, index: 0, rows: 0, masked: 0 };
+          const op: Op = { t: 'Q', bindSeq: this.bindSeq, cmdId, started: performance.now(), analysis: null, index: 0, rows: 0, masked: 0 };
           if (decision.action !== 'allow') {
             op.blocked = blockedOf(decision);
             replace(off, next, encodeQuery(raiseStatement(op.blocked), this.w));
@@ -386,7 +389,7 @@ export class PgSession {
     while (off < end) {
       const code = buf[off]!;
       const next = off + 1 + buf.readInt32BE(off + 1);
-      if (this.trace) this.deps.log.trace({ msg: backendName(code), len: next - off }, '← target');
+      if (this.trace) this.deps.log.trace({ message: backendName(code), len: next - off }, '← target');
       const head = this.ops[0];
       switch (code) {
         case Backend.DataRow: {
@@ -531,17 +534,26 @@ export class PgSession {
         }
         case Backend.ReadyForQuery: {
           this.txStatus = buf[off + 5]!;
+          let ended = -1;
           while (this.ops.length) {
             const op = this.ops.shift()!;
             if (op.t === 'Q') {
               this.auditQuery(op);
+              ended = op.bindSeq ?? this.bindSeq;
               break;
             }
-            if (op.t === 'S') break;
+            if (op.t === 'S') {
+              ended = op.bindSeq;
+              break;
+            }
           }
           this.qPlan = null;
           this.copy = null;
-          if (this.ops.length === 0) this.portals.delete('');
+          // Portals live until their transaction ends (idle again), not until the next ReadyForQuery; those
+          // bound in a pipeline after this Sync belong to the next transaction and stay.
+          if (this.txStatus === 0x49 && this.portals.size > 0) {
+            for (const [name, p] of this.portals) if (p.bound <= ended) this.portals.delete(name);
+          }
           break;
         }
         case Backend.ParameterStatus: {
