@@ -19,6 +19,7 @@ export const errors = {
   upstream: (connection: string, detail: string): ErrorFields =>
     fatal('08001', `could not connect to the target of connection "${connection}": ${detail}`),
   protocol: (message: string): ErrorFields => fatal('08P01', message),
+  targetLost: (): ErrorFields => fatal('08006', 'the target closed the connection'),
   unsupportedProtocol: (major: number, minor: number): ErrorFields =>
     fatal('0A000', `unsupported frontend protocol ${major}.${minor}: server supports 3.0`),
   replication: (): ErrorFields => fatal('28000', 'replication connections are not allowed through portcullis'),

@@ -107,6 +107,7 @@ export class PgSession {
   private upSuspended = false;
   private upQueue: Buffer[] = [];
   private closed = false;
+  private failing = false;
   private draining = false;
   txStatus = 0x49; // 'I'
   bytesIn = 0;
@@ -129,7 +130,8 @@ export class PgSession {
     this.client.on('drain', () => this.upSuspended || this.upstream.resume());
     this.upstream.on('drain', () => this.client.resume());
     this.client.on('close', () => this.close('client closed'));
-    this.upstream.on('close', () => this.close('target closed'));
+    // A target that goes away is said in the client's protocol, not as a bare disconnect.
+    this.upstream.on('close', () => this.fatal(errors.targetLost(), 'target closed'));
     this.client.on('error', (e) => this.deps.log.debug({ err: e.message }, 'client socket error'));
     this.upstream.on('error', (e) => this.deps.log.debug({ err: e.message }, 'target socket error'));
     if (upstreamRest.length) this.onUpstreamData(upstreamRest);
@@ -708,7 +710,8 @@ export class PgSession {
 
   /** Tell the client in its protocol, then close both legs. */
   fatal(fields: ErrorFields, reason: string): void {
-    if (this.closed) return;
+    if (this.closed || this.failing) return;
+    this.failing = true;
     const msg = encodeErrorResponse(fields);
     this.deps.audit.append({ sessionId: this.info.id, at: Date.now(), kind: 'error', message: `${fields.code} ${fields.message}` });
     this.deps.audit.afterCommit(() => {
