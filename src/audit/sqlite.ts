@@ -48,8 +48,8 @@ INSERT OR IGNORE INTO spool (id, pos) VALUES (1, 0);
 `;
 
 /** Move the spool into SQLite at least this often, and whenever this many events wait. */
-const INGEST_INTERVAL_MS = 100;
-const INGEST_BATCH = 5000;
+const INGEST_INTERVAL_MS = 25;
+const INGEST_BATCH = 1000;
 /** Truncate the spool once everything in it is in SQLite and it has grown past this. */
 const SPOOL_TRUNCATE_BYTES = 16 * 1024 * 1024;
 

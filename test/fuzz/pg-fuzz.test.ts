@@ -13,11 +13,12 @@
 // Seed: PORTCULLIS_FUZZ_SEED (default fixed, so a failure reproduces); every failure message names the seed and
 // the session's script.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import net from 'node:net';
 import pg from 'pg';
 import { serialize } from 'pg-protocol';
 import { createDatabase, psqlAdmin, startPostgres, PG_TRUST_USER, type PgServer } from '../harness/postgres.js';
-import { startTestGateway, testHash, type TestGateway } from '../harness/gateway.js';
+import { startTestGateway, type TestGateway } from '../harness/gateway.js';
+import { NO_DROP, pgConnection, pgTarget, testUser } from '../harness/fixtures.js';
+import { login, type Msg, type Raw } from '../harness/pgwire.js';
 import { Framer } from '../../protocols/postgres/framer.js';
 import { ProtocolError } from '../../protocols/postgres/bytes.js';
 
@@ -253,97 +254,20 @@ function genScript(rng: Rng, clean: boolean): Script {
   return s;
 }
 
-// ---- a raw client ---------------------------------------------------------------------------------------------
-
-interface Msg {
-  type: string;
-  body: Buffer;
-}
-
-class Raw {
-  private buf: Buffer = Buffer.alloc(0);
-  private isClosed = false;
-  private wake: (() => void) | null = null;
-
-  constructor(readonly sock: net.Socket) {
-    sock.on('data', (d: Buffer) => {
-      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
-      this.notify();
-    });
-    sock.on('close', () => {
-      this.isClosed = true;
-      this.notify();
-    });
-    sock.on('error', () => undefined);
-  }
-
-  static connect(port: number): Promise<Raw> {
-    return new Promise((resolve, reject) => {
-      const s = net.connect({ host: '127.0.0.1', port });
-      s.once('connect', () => resolve(new Raw(s)));
-      s.once('error', reject);
-    });
-  }
-
-  get closed(): boolean {
-    return this.isClosed;
-  }
-
-  private notify(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
-  }
-
-  private complete(): boolean {
-    return this.buf.length >= 5 && this.buf.length >= 1 + this.buf.readInt32BE(1);
-  }
-
-  /** The next whole message; null on close; 'timeout' when none arrives in time. */
-  async msg(timeoutMs: number): Promise<Msg | null | 'timeout'> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.complete()) {
-      if (this.isClosed) return null;
-      const left = deadline - Date.now();
-      if (left <= 0) return 'timeout';
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-    }
-    const len = this.buf.readInt32BE(1);
-    const m: Msg = { type: String.fromCharCode(this.buf[0]!), body: this.buf.subarray(5, 1 + len) };
-    this.buf = this.buf.subarray(1 + len);
-    return m;
-  }
-
-  async waitClosed(timeoutMs: number): Promise<boolean> {
-    for (;;) {
-      const m = await this.msg(timeoutMs);
-      if (m === null) return true;
-      if (m === 'timeout') return false;
-    }
-  }
-}
-
 // ---- setup --------------------------------------------------------------------------------------------------
 
 let server: PgServer;
 let gw: TestGateway;
 
-async function loggedIn(): Promise<Raw> {
-  const r = await Raw.connect(gw.port);
-  r.sock.write(serialize.startup({ user: 'fuzz', database: 'fuzz-db' }));
-  const ask = await r.msg(5000);
-  if (ask === null || ask === 'timeout' || ask.type !== 'R') throw new Error('no password request');
-  r.sock.write(serialize.password('fuzz-pw'));
+/** A fuzz session logged in to fuzz-db (cleartext password). */
+const loggedIn = (): Promise<Raw> => login(gw.port, serialize.startup({ user: 'fuzz', database: 'fuzz-db' }), 'fuzz-pw');
+
+/** After a hang-up: reads (and drops) what still arrives; true once the gateway closes, false after timeoutMs of silence. */
+async function closesAfterHangup(r: Raw, timeoutMs: number): Promise<boolean> {
   for (;;) {
-    const m = await r.msg(5000);
-    if (m === null || m === 'timeout' || m.type === 'E') throw new Error(`login failed (${m === null ? 'closed' : m === 'timeout' ? 'timeout' : 'error'})`);
-    if (m.type === 'Z') return r;
+    const m = await r.next(timeoutMs);
+    if (m === null) return true;
+    if (m === 'timeout') return false;
   }
 }
 
@@ -358,18 +282,9 @@ beforeAll(async () => {
     db,
   );
   gw = await startTestGateway({
-    identity: { users: [{ name: 'fuzz', groups: ['dev'], password: { hash: testHash('fuzz-pw') } }] },
-    connections: [
-      {
-        name: 'fuzz-db',
-        protocol: 'postgres',
-        target: { host: server.host, port: server.port, database: db, user: PG_TRUST_USER, tls: 'disable' },
-        allow: ['dev'],
-        guardrails: ['no-drop'],
-        masking: 'pii',
-      },
-    ],
-    guardrails: [{ name: 'no-drop', when: { statements: ['drop', 'truncate'] }, action: 'block' }],
+    identity: { users: [testUser('fuzz', 'dev')] },
+    connections: [pgConnection('fuzz-db', pgTarget(server, db, PG_TRUST_USER), 'dev', { guardrails: ['no-drop'], masking: 'pii' })],
+    guardrails: [NO_DROP],
     masking: [{ name: 'pii', columns: [{ match: 'items.email', with: 'redact' }], detect: ['email'], with: 'redact' }],
   });
 }, 120_000);
@@ -407,12 +322,12 @@ async function fuzzSession(i: number, rng: Rng): Promise<{ outcome: Outcome; fai
     let last: Msg | null = null;
     const deadline = Date.now() + (script.mayStall ? 1500 : 15_000);
     for (;;) {
-      const m = await r.msg(Math.max(0, deadline - Date.now()));
+      const m = await r.next(Math.max(0, deadline - Date.now()));
       if (m === 'timeout') {
         if (!script.mayStall) return { outcome: 'answered', failure: `no answer and no close within 15 s (last message ${last?.type ?? 'none'})`, script };
         // mis-framed: the gateway may wait for the rest of a frame; once we hang up it must close
         r.sock.end();
-        if (await r.waitClosed(5000)) return { outcome: 'closed-after-hangup', script };
+        if (await closesAfterHangup(r, 5000)) return { outcome: 'closed-after-hangup', script };
         return { outcome: 'closed-after-hangup', failure: 'did not close within 5 s after the client hung up', script };
       }
       if (m === null) {

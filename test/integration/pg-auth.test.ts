@@ -29,6 +29,7 @@ import {
 } from '../harness/postgres.js';
 import { run, runOk } from '../harness/processes.js';
 import { startTestGateway, testHash, type TestGateway } from '../harness/gateway.js';
+import { authCode, connectTls, errorFields, frame, Raw, rawQuery, startup, startupError, tryLogin, untyped, type Msg } from '../harness/pgwire.js';
 
 const ISSUER = 'https://idp.portcullis.test';
 const BAD_TARGET_PASSWORD = 'Wr0ng-target-S3cret-7781';
@@ -71,185 +72,6 @@ async function pgRefusal(cfg: pg.ClientConfig): Promise<{ code?: string; message
   }
   await c.end().catch(() => undefined);
   return null;
-}
-
-interface Msg {
-  type: string;
-  body: Buffer;
-}
-
-/** A raw protocol client over a socket (plain or TLS). */
-class Raw {
-  private buf = Buffer.alloc(0);
-  private isClosed = false;
-  private wake: (() => void) | null = null;
-
-  constructor(readonly sock: net.Socket) {
-    sock.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.notify();
-    });
-    sock.on('close', () => {
-      this.isClosed = true;
-      this.notify();
-    });
-    sock.on('error', () => undefined);
-  }
-
-  static connect(port: number): Promise<Raw> {
-    return new Promise((resolve, reject) => {
-      const s = net.connect({ host: '127.0.0.1', port });
-      s.once('connect', () => resolve(new Raw(s)));
-      s.once('error', reject);
-    });
-  }
-
-  get closed(): boolean {
-    return this.isClosed;
-  }
-
-  private notify(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
-  }
-
-  private async waitFor(pred: () => boolean, timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!pred()) {
-      if (this.isClosed) return pred();
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-    }
-    return true;
-  }
-
-  write(b: Buffer): void {
-    this.sock.write(b);
-  }
-
-  /** One byte (the answer to SSLRequest / GSSENCRequest); null when the connection closed first. */
-  async byte(timeoutMs = 5000): Promise<number | null> {
-    if (!(await this.waitFor(() => this.buf.length >= 1, timeoutMs))) {
-      if (this.isClosed) return null;
-      throw new Error('timed out waiting for a byte');
-    }
-    const b = this.buf[0]!;
-    this.buf = this.buf.subarray(1);
-    return b;
-  }
-
-  /** The next backend message; null when the connection closed first. */
-  async msg(timeoutMs = 5000): Promise<Msg | null> {
-    const complete = (): boolean => this.buf.length >= 5 && this.buf.length >= 1 + this.buf.readInt32BE(1);
-    if (!(await this.waitFor(complete, timeoutMs))) {
-      if (this.isClosed) return null;
-      throw new Error(`timed out waiting for a message (${this.buf.length} bytes buffered)`);
-    }
-    const len = this.buf.readInt32BE(1);
-    const m: Msg = { type: String.fromCharCode(this.buf[0]!), body: this.buf.subarray(5, 1 + len) };
-    this.buf = this.buf.subarray(1 + len);
-    return m;
-  }
-
-  /** Messages up to and including the first of `types` (or the end of the connection). */
-  async until(types: string, timeoutMs = 10_000): Promise<Msg[]> {
-    const out: Msg[] = [];
-    for (;;) {
-      const m = await this.msg(timeoutMs);
-      if (!m) return out;
-      out.push(m);
-      if (types.includes(m.type)) return out;
-    }
-  }
-
-  async waitClosed(timeoutMs = 5000): Promise<boolean> {
-    return this.waitFor(() => this.isClosed, timeoutMs);
-  }
-
-  destroy(): void {
-    this.sock.destroy();
-  }
-}
-
-function startup(params: Record<string, string>, version = 196608): Buffer {
-  const body = Buffer.concat([...Object.entries(params).map(([k, v]) => Buffer.from(`${k}\0${v}\0`)), Buffer.from([0])]);
-  const head = Buffer.alloc(8);
-  head.writeInt32BE(8 + body.length, 0);
-  head.writeInt32BE(version, 4);
-  return Buffer.concat([head, body]);
-}
-
-function untyped(code: number): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeInt32BE(8, 0);
-  b.writeInt32BE(code, 4);
-  return b;
-}
-
-function errorFields(body: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
-  let off = 0;
-  while (off < body.length && body[off] !== 0) {
-    const end = body.indexOf(0, off + 1);
-    out[String.fromCharCode(body[off]!)] = body.toString('utf8', off + 1, end);
-    off = end + 1;
-  }
-  return out;
-}
-
-function authCode(m: Msg | null): number | undefined {
-  return m?.type === 'R' ? m.body.readInt32BE(0) : undefined;
-}
-
-/** Cleartext login on a raw connection; returns everything up to ReadyForQuery or ErrorResponse. */
-async function rawLogin(r: Raw, params: Record<string, string>, password: string, version = 196608): Promise<Msg[]> {
-  r.write(startup(params, version));
-  const first = await r.until('RE');
-  const ask = first[first.length - 1];
-  if (authCode(ask ?? null) !== 3) return first;
-  r.write(serialize.password(password));
-  return [...first, ...(await r.until('ZE'))];
-}
-
-/** A simple query on a logged-in raw connection: the text of every DataRow's first column. */
-async function rawQuery(r: Raw, sql: string): Promise<{ values: string[]; msgs: Msg[] }> {
-  r.write(serialize.query(sql));
-  const msgs = await r.until('Z');
-  const values = msgs
-    .filter((m) => m.type === 'D')
-    .map((m) => {
-      const len = m.body.readInt32BE(2);
-      return m.body.toString('utf8', 6, 6 + len);
-    });
-  return { values, msgs };
-}
-
-/** The first ErrorResponse of a startup with these parameters (before any password is asked). */
-async function startupError(port: number, params: Record<string, string>): Promise<Record<string, string> | null> {
-  const r = await Raw.connect(port);
-  try {
-    r.write(startup(params));
-    const m = await r.msg(10_000);
-    return m?.type === 'E' ? errorFields(m.body) : null;
-  } finally {
-    r.destroy();
-  }
-}
-
-function tlsConnect(port: number, alpn: string[] | undefined): Promise<{ raw: Raw | null; error?: Error }> {
-  return new Promise((resolve) => {
-    const s = tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false, ...(alpn ? { ALPNProtocols: alpn } : {}) });
-    s.once('secureConnect', () => resolve({ raw: new Raw(s) }));
-    s.once('error', (error) => resolve({ raw: null, error }));
-  });
 }
 
 async function signToken(o: { sub?: string; groups?: unknown; aud?: string; exp?: number | string; iat?: number; key?: CryptoKey; kid?: string } = {}): Promise<string> {
@@ -697,11 +519,11 @@ describe('TLS on the default (prefer) listener', () => {
   });
 
   it('direct TLS (ALPN "postgresql"): StartupMessage, password and SELECT 1 over it', async () => {
-    const { raw, error } = await tlsConnect(gw.port, ['postgresql']);
+    const { raw, error } = await connectTls(gw.port, ['postgresql']);
     expect(error).toBeUndefined();
     try {
       expect((raw!.sock as tls.TLSSocket).alpnProtocol).toBe('postgresql');
-      const login = await rawLogin(raw!, { user: 'alice', database: 'md5-db' }, 'alice-pw');
+      const login = await tryLogin(raw!, { user: 'alice', database: 'md5-db' }, 'alice-pw');
       expect(login.map((m) => m.type)).toContain('Z');
       expect(login.some((m) => authCode(m) === 0)).toBe(true);
       const q = await rawQuery(raw!, 'SELECT 1');
@@ -715,7 +537,7 @@ describe('TLS on the default (prefer) listener', () => {
 
   it('direct TLS without ALPN, or with another protocol, is refused or closed before any login', async () => {
     for (const alpn of [undefined, ['http/1.1']]) {
-      const { raw } = await tlsConnect(gw.port, alpn);
+      const { raw } = await connectTls(gw.port, alpn);
       if (!raw) continue; // handshake refused: fine
       try {
         raw.write(startup({ user: 'alice', database: 'md5-db' }));
@@ -753,11 +575,7 @@ describe('tls.mode: prefer — passwords only inside TLS or from loopback', () =
     const r = await psql(`host=${outsideAddress} port=${gwAny.port} user=alice dbname=md5-db sslmode=disable`, ['-c', 'SELECT 1']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/TLS required/);
-    const raw = await new Promise<Raw>((resolve, reject) => {
-      const s = net.connect({ host: outsideAddress!, port: gwAny.port });
-      s.once('connect', () => resolve(new Raw(s)));
-      s.once('error', reject);
-    });
+    const raw = await Raw.connect(gwAny.port, outsideAddress!);
     try {
       raw.write(startup({ user: 'alice', database: 'md5-db' }));
       const m = await raw.msg();
@@ -783,7 +601,7 @@ describe('startup variants', () => {
     try {
       raw.write(untyped(80877104));
       expect(await raw.byte()).toBe(0x4e);
-      const login = await rawLogin(raw, { user: 'alice', database: 'md5-db' }, 'alice-pw');
+      const login = await tryLogin(raw, { user: 'alice', database: 'md5-db' }, 'alice-pw');
       expect(login[login.length - 1]?.type).toBe('Z');
       expect((await rawQuery(raw, 'SELECT 5')).values).toEqual(['5']);
     } finally {
@@ -864,7 +682,7 @@ describe('startup variants', () => {
   it('no session starts in such an encoding under an alias PostgreSQL accepts (windows932 = SJIS)', async () => {
     const raw = await Raw.connect(gw.port);
     try {
-      const msgs = await rawLogin(raw, { user: 'alice', database: 'md5-db', client_encoding: 'windows932' }, 'alice-pw');
+      const msgs = await tryLogin(raw, { user: 'alice', database: 'md5-db', client_encoding: 'windows932' }, 'alice-pw');
       const encoding = msgs
         .filter((m) => m.type === 'S')
         .map((m) => m.body.toString('utf8').split('\0'))
@@ -881,15 +699,12 @@ describe('startup variants', () => {
     expect(blocked.stderr).toMatch(/no-drop/);
     const raw = await Raw.connect(gw.port);
     try {
-      const login = await rawLogin(raw, { user: 'alice', database: 'md5-db', client_encoding: 'windows932' }, 'alice-pw');
+      const login = await tryLogin(raw, { user: 'alice', database: 'md5-db', client_encoding: 'windows932' }, 'alice-pw');
       if (login.some((m) => m.type === 'Z')) {
         // The gateway decodes 0x95 0x5C as U+FFFD + backslash: E'…\'…' is one string literal to it. In SJIS,
         // 0x95 0x5C is one character, so the quote after it ends the literal and DROP TABLE runs on the target.
         const sql = Buffer.concat([Buffer.from("SELECT E'"), Buffer.from([0x95]), Buffer.from("\\'; DROP TABLE victim; --'\0")]);
-        const head = Buffer.alloc(5);
-        head.write('Q');
-        head.writeInt32BE(4 + sql.length, 1);
-        raw.write(Buffer.concat([head, sql]));
+        raw.write(frame('Q', sql));
         await raw.until('Z');
       }
     } finally {
@@ -901,7 +716,7 @@ describe('startup variants', () => {
   it('client_encoding spelled in another case as a startup parameter (PostgreSQL GUC names are case-insensitive) starts no SJIS session', async () => {
     const raw = await Raw.connect(gw.port);
     try {
-      const msgs = await rawLogin(raw, { user: 'alice', database: 'md5-db', CLIENT_ENCODING: 'SJIS' }, 'alice-pw');
+      const msgs = await tryLogin(raw, { user: 'alice', database: 'md5-db', CLIENT_ENCODING: 'SJIS' }, 'alice-pw');
       const encoding = msgs
         .filter((m) => m.type === 'S')
         .map((m) => m.body.toString('utf8').split('\0'))
@@ -919,7 +734,7 @@ describe('startup variants', () => {
     // 'x\' + an open literal to the gateway: the DROP after it is hidden from the rules.
     const raw = await Raw.connect(gw.port);
     try {
-      const login = await rawLogin(raw, { user: 'alice', database: 'md5-db', standard_conforming_strings: 'off' }, 'alice-pw');
+      const login = await tryLogin(raw, { user: 'alice', database: 'md5-db', standard_conforming_strings: 'off' }, 'alice-pw');
       if (login.some((m) => m.type === 'Z')) {
         raw.write(serialize.query("SELECT 'x\\'' ; DROP TABLE victim_scs; -- '"));
         await raw.until('Z');

@@ -3,12 +3,13 @@
 // Each case checks what the bad client got, then that a normal psql session on the same gateway still works.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import pg from 'pg';
 import { serialize } from 'pg-protocol';
 import { createDatabase, pgBin, PG_MD5_PASSWORD, PG_MD5_USER } from '../harness/postgres.js';
 import { run } from '../harness/processes.js';
-import { startTestGateway, testHash, type TestGateway } from '../harness/gateway.js';
+import { startTestGateway, type TestGateway } from '../harness/gateway.js';
+import { pgConnection, pgTarget, testUser } from '../harness/fixtures.js';
+import { errorFields, frame, login, Raw, startup } from '../harness/pgwire.js';
 
 let gw: TestGateway;
 let db: string;
@@ -17,146 +18,8 @@ let bystander: pg.Client;
 
 // ---- helpers ----------------------------------------------------------------------------------------
 
-interface Msg {
-  type: string;
-  body: Buffer;
-}
-
-class Raw {
-  private buf = Buffer.alloc(0);
-  private isClosed = false;
-  private wake: (() => void) | null = null;
-
-  constructor(readonly sock: net.Socket) {
-    sock.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.notify();
-    });
-    sock.on('close', () => {
-      this.isClosed = true;
-      this.notify();
-    });
-    sock.on('error', () => undefined);
-  }
-
-  static connect(port: number): Promise<Raw> {
-    return new Promise((resolve, reject) => {
-      const s = net.connect({ host: '127.0.0.1', port });
-      s.once('connect', () => resolve(new Raw(s)));
-      s.once('error', reject);
-    });
-  }
-
-  get closed(): boolean {
-    return this.isClosed;
-  }
-
-  private notify(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
-  }
-
-  private async waitFor(pred: () => boolean, timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!pred()) {
-      if (this.isClosed) return pred();
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-    }
-    return true;
-  }
-
-  write(b: Buffer): void {
-    this.sock.write(b);
-  }
-
-  async msg(timeoutMs = 5000): Promise<Msg | null> {
-    const complete = (): boolean => this.buf.length >= 5 && this.buf.length >= 1 + this.buf.readInt32BE(1);
-    if (!(await this.waitFor(complete, timeoutMs))) {
-      if (this.isClosed) return null;
-      throw new Error(`timed out waiting for a message (${this.buf.length} bytes buffered)`);
-    }
-    const len = this.buf.readInt32BE(1);
-    const m: Msg = { type: String.fromCharCode(this.buf[0]!), body: this.buf.subarray(5, 1 + len) };
-    this.buf = this.buf.subarray(1 + len);
-    return m;
-  }
-
-  async until(types: string, timeoutMs = 10_000): Promise<Msg[]> {
-    const out: Msg[] = [];
-    for (;;) {
-      const m = await this.msg(timeoutMs);
-      if (!m) return out;
-      out.push(m);
-      if (types.includes(m.type)) return out;
-    }
-  }
-
-  /** Everything the server sends until it closes the connection; throws when it does not close in time. */
-  async drainUntilClosed(timeoutMs = 10_000): Promise<Msg[]> {
-    const out: Msg[] = [];
-    for (;;) {
-      const m = await this.msg(timeoutMs);
-      if (!m) return out;
-      out.push(m);
-    }
-  }
-
-  waitClosed(timeoutMs = 5000): Promise<boolean> {
-    return this.waitFor(() => this.isClosed, timeoutMs);
-  }
-
-  destroy(): void {
-    this.sock.destroy();
-  }
-}
-
-function startup(params: Record<string, string>, version = 196608): Buffer {
-  const body = Buffer.concat([...Object.entries(params).map(([k, v]) => Buffer.from(`${k}\0${v}\0`)), Buffer.from([0])]);
-  const head = Buffer.alloc(8);
-  head.writeInt32BE(8 + body.length, 0);
-  head.writeInt32BE(version, 4);
-  return Buffer.concat([head, body]);
-}
-
-/** A typed frame with an arbitrary declared length and body. */
-function frame(code: string, body: Buffer, declaredLen = 4 + body.length): Buffer {
-  const head = Buffer.alloc(5);
-  head.write(code, 0, 'latin1');
-  head.writeInt32BE(declaredLen, 1);
-  return Buffer.concat([head, body]);
-}
-
-function errorFields(body: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
-  let off = 0;
-  while (off < body.length && body[off] !== 0) {
-    const end = body.indexOf(0, off + 1);
-    out[String.fromCharCode(body[off]!)] = body.toString('utf8', off + 1, end);
-    off = end + 1;
-  }
-  return out;
-}
-
 /** A raw session logged in to app-db as alice (cleartext password, loopback). */
-async function loggedIn(): Promise<Raw> {
-  const r = await Raw.connect(gw.port);
-  r.write(startup({ user: 'alice', database: 'app-db' }));
-  const ask = await r.msg();
-  if (ask?.type !== 'R' || ask.body.readInt32BE(0) !== 3) throw new Error(`expected a password request, got ${ask?.type}`);
-  r.write(serialize.password('alice-pw'));
-  const rest = await r.until('ZE');
-  if (rest[rest.length - 1]?.type !== 'Z') throw new Error('login failed');
-  return r;
-}
+const loggedIn = (): Promise<Raw> => login(gw.port, startup({ user: 'alice', database: 'app-db' }), 'alice-pw');
 
 /** What the gateway must do with malformed input: ErrorResponse 08P01 (FATAL), then close. */
 async function expectProtocolErrorAndClose(r: Raw, timeoutMs = 10_000): Promise<Record<string, string>> {
@@ -201,15 +64,8 @@ beforeAll(async () => {
   const server = inject('pg');
   db = await createDatabase('pg_badinput');
   gw = await startTestGateway({
-    identity: { users: [{ name: 'alice', groups: ['dba'], password: { hash: testHash('alice-pw') } }] },
-    connections: [
-      {
-        name: 'app-db',
-        protocol: 'postgres',
-        target: { host: server.host, port: server.port, database: db, user: PG_MD5_USER, password: PG_MD5_PASSWORD, tls: 'disable' },
-        allow: ['dba'],
-      },
-    ],
+    identity: { users: [testUser('alice', 'dba')] },
+    connections: [pgConnection('app-db', pgTarget(server, db, PG_MD5_USER, PG_MD5_PASSWORD), 'dba')],
   }, { startupDeadlineMs: STARTUP_DEADLINE_MS });
   bystander = new pg.Client({ host: '127.0.0.1', port: gw.port, user: 'alice', password: 'alice-pw', database: 'app-db' });
   await bystander.connect();

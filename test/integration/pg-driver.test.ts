@@ -4,7 +4,9 @@ import net from 'node:net';
 import pg from 'pg';
 import { serialize } from 'pg-protocol';
 import { createDatabase, psqlAdmin, PG_SCRAM_PASSWORD, PG_SCRAM_USER } from '../harness/postgres.js';
-import { startTestGateway, testHash, type TestGateway } from '../harness/gateway.js';
+import { startTestGateway, type TestGateway } from '../harness/gateway.js';
+import { NO_DROP, pgConnection, pgTarget, testUser } from '../harness/fixtures.js';
+import { login, types, type Msg } from '../harness/pgwire.js';
 
 let gw: TestGateway;
 let db: string;
@@ -24,18 +26,9 @@ beforeAll(async () => {
     db,
   );
   gw = await startTestGateway({
-    identity: { users: [{ name: 'alice', groups: ['dev'], password: { hash: testHash('alice-pw') } }] },
-    connections: [
-      {
-        name: 'app-db',
-        protocol: 'postgres',
-        target: { host: server.host, port: server.port, database: db, user: PG_SCRAM_USER, password: PG_SCRAM_PASSWORD, tls: 'disable' },
-        allow: ['dev'],
-        guardrails: ['no-drop'],
-        masking: 'pii',
-      },
-    ],
-    guardrails: [{ name: 'no-drop', when: { statements: ['drop', 'truncate'] }, action: 'block' }],
+    identity: { users: [testUser('alice', 'dev')] },
+    connections: [pgConnection('app-db', pgTarget(server, db, PG_SCRAM_USER, PG_SCRAM_PASSWORD), 'dev', { guardrails: ['no-drop'], masking: 'pii' })],
+    guardrails: [NO_DROP],
     masking: [{ name: 'pii', columns: [{ match: 'people.email', with: 'redact' }], detect: ['email'], with: 'redact' }],
   });
 });
@@ -98,15 +91,8 @@ describe('pg driver through the gateway (SCRAM upstream)', () => {
   });
 
   it('25 queries pipelined on one connection (one write, one Sync each)', async () => {
-    const sock = net.connect(gw.port, '127.0.0.1');
-    await new Promise((r) => sock.once('connect', r));
-    const chunks: Buffer[] = [];
-    sock.on('data', (d) => chunks.push(d));
-    sock.write(serialize.startup({ user: 'alice', database: 'app-db' }));
-    await waitFor(() => Buffer.concat(chunks).includes(Buffer.from([0x52, 0, 0, 0, 8, 0, 0, 0, 3])));
-    sock.write(serialize.password('alice-pw'));
-    await waitFor(() => Buffer.concat(chunks).includes(Buffer.from([0x5a, 0, 0, 0, 5])));
-    chunks.length = 0;
+    const r = await login(gw.port, serialize.startup({ user: 'alice', database: 'app-db' }), 'alice-pw');
+    const afterLogin = r.received.length;
     const batch: Buffer[] = [];
     for (let i = 1; i <= 25; i++) {
       batch.push(serialize.parse({ text: 'SELECT id, email FROM people WHERE id = $1', types: [] }));
@@ -115,17 +101,22 @@ describe('pg driver through the gateway (SCRAM upstream)', () => {
       batch.push(serialize.execute({}));
       batch.push(serialize.sync());
     }
-    sock.write(Buffer.concat(batch));
-    await waitFor(() => count(Buffer.concat(chunks), 0x5a) >= 25, 10_000).catch((e) => {
-      const fs = frames(Buffer.concat(chunks));
-      throw new Error(`${e.message}: got ${fs.length} frames: ${fs.map((f) => String.fromCharCode(f[0]!)).join('')} ${fs.filter((f) => f[0] === 0x45).map((f) => f.toString('latin1')).join(' | ')}`);
-    });
-    const all = Buffer.concat(chunks);
-    const rows = frames(all).filter((f) => f[0] === 0x44);
+    r.write(Buffer.concat(batch));
+    const got: Msg[] = [];
+    const deadline = Date.now() + 10_000;
+    while (got.filter((m) => m.type === 'Z').length < 25) {
+      const m = await r.next(Math.max(0, deadline - Date.now()));
+      if (m === null || m === 'timeout') {
+        throw new Error(`timed out waiting: got ${got.length} frames: ${types(got)} ${got.filter((f) => f.type === 'E').map((f) => f.body.toString('latin1')).join(' | ')}`);
+      }
+      got.push(m);
+    }
+    const all = Buffer.concat(r.received.slice(afterLogin));
+    const rows = got.filter((m) => m.type === 'D');
     expect(rows).toHaveLength(25);
     expect(all.includes(Buffer.from('@corp.example'))).toBe(false);
     expect(all.includes(Buffer.from('user13'))).toBe(false);
-    sock.end(serialize.end());
+    r.sock.end(serialize.end());
   });
 
   it('cancels a running query through the gateway-issued key', async () => {
@@ -163,26 +154,3 @@ describe('pg driver through the gateway (SCRAM upstream)', () => {
     await c.end();
   });
 });
-
-async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-function frames(buf: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let off = 0;
-  while (off + 5 <= buf.length) {
-    const len = 1 + buf.readInt32BE(off + 1);
-    out.push(buf.subarray(off, off + len));
-    off += len;
-  }
-  return out;
-}
-
-function count(buf: Buffer, code: number): number {
-  return frames(buf).filter((f) => f[0] === code).length;
-}

@@ -8,8 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDatabase, psqlAdmin, PG_CLEAR_PASSWORD, PG_CLEAR_USER } from '../harness/postgres.js';
-import { run, runOk } from '../harness/processes.js';
-import { startTestGateway, testHash, type TestGateway } from '../harness/gateway.js';
+import { runOk } from '../harness/processes.js';
+import type { TestGateway } from '../harness/gateway.js';
+import { pgTarget, startCompatGateway } from '../harness/fixtures.js';
+import { expectDone, expectNote, of, runProbe, type ProbeResult } from '../harness/probe.js';
 
 const JDBC_JAR = '/usr/share/java/postgresql.jar';
 const PROBE_SRC = path.join(path.dirname(fileURLToPath(import.meta.url)), 'clients', 'JdbcProbe.java');
@@ -19,56 +21,16 @@ let gw: TestGateway;
 let db: string;
 let classes: string;
 
-type Line = Record<string, unknown> & { kind: string };
-
-interface ProbeResult {
-  code: number | null;
-  lines: Line[];
-  stderr: string;
-  stdout: string;
-}
-
 function url(extra = ''): string {
   return `jdbc:postgresql://127.0.0.1:${gw.port}/app-db?sslmode=disable&prepareThreshold=1${extra}`;
 }
 
-async function probe(scenario: string, opts: { urlExtra?: string; password?: string } = {}): Promise<ProbeResult> {
-  const r = await run('java', ['-cp', `${classes}:${JDBC_JAR}`, 'JdbcProbe', url(opts.urlExtra), 'alice', opts.password ?? 'alice-pw', scenario], {
+function probe(scenario: string, opts: { urlExtra?: string; password?: string } = {}): Promise<ProbeResult> {
+  return runProbe(`JdbcProbe ${scenario}`, 'java', ['-cp', `${classes}:${JDBC_JAR}`, 'JdbcProbe', url(opts.urlExtra), 'alice', opts.password ?? 'alice-pw', scenario], {
     timeoutMs: 60_000,
   });
-  const lines: Line[] = [];
-  for (const l of r.stdout.split('\n')) {
-    if (!l.trim()) continue;
-    try {
-      lines.push(JSON.parse(l) as Line);
-    } catch {
-      throw new Error(`JdbcProbe ${scenario}: unparseable line ${JSON.stringify(l)}\nstderr: ${r.stderr}`);
-    }
-  }
-  return { code: r.code, lines, stderr: r.stderr, stdout: r.stdout };
 }
 
-/** The probe ran to the end; on failure show what it printed. */
-function expectDone(r: ProbeResult): void {
-  const fatal = r.lines.find((l) => l.kind === 'fatal');
-  expect(fatal, `fatal: ${JSON.stringify(fatal)}\nstderr: ${r.stderr}`).toBeUndefined();
-  expect(r.code, r.stderr).toBe(0);
-  expect(r.lines.at(-1)?.kind).toBe('done');
-}
-
-function of(r: ProbeResult, kind: string): Line[] {
-  return r.lines.filter((l) => l.kind === kind);
-}
-
-/** What the gateway must show for people.note: the card number (content detection) redacted, the rest intact. */
-function expectNote(id: number, note: unknown): void {
-  if (id % 10 === 0) {
-    expect(note).not.toContain('4111');
-    expect(note).toMatch(/^card .+ on file$/);
-  } else {
-    expect(note).toBe(`note ${id}`);
-  }
-}
 /** people.email under the `*.email` column rule with `partial`: first letter, ***, the domain. */
 function expectMaskedEmail(email: unknown, domain = 'corp.example', first = 'u'): void {
   expect(typeof email).toBe('string');
@@ -97,24 +59,9 @@ beforeAll(async () => {
      GRANT ALL ON ALL TABLES IN SCHEMA public TO ${PG_CLEAR_USER};`,
     db,
   );
-  gw = await startTestGateway({
-    identity: { users: [{ name: 'alice', groups: ['dev'], password: { hash: testHash('alice-pw') } }] },
-    connections: [
-      {
-        name: 'app-db',
-        protocol: 'postgres',
-        // cleartext password auth upstream (pg_hba `password` for clear_user)
-        target: { host: pg.host, port: pg.port, database: db, user: PG_CLEAR_USER, password: PG_CLEAR_PASSWORD, tls: 'disable' },
-        allow: ['dev'],
-        guardrails: ['no-drop', 'where-required'],
-        masking: 'pii',
-      },
-    ],
-    guardrails: [
-      { name: 'no-drop', when: { statements: ['drop', 'truncate'] }, action: 'block' },
-      { name: 'where-required', when: { statements: ['update', 'delete'], where: 'missing' }, action: 'block' },
-    ],
-    masking: [{ name: 'pii', columns: [{ match: '*.email', with: 'partial' }], detect: ['email', 'credit_card'], with: 'redact' }],
+  gw = await startCompatGateway({
+    // cleartext password auth upstream (pg_hba `password` for clear_user)
+    target: pgTarget(pg, db, PG_CLEAR_USER, PG_CLEAR_PASSWORD),
   });
   await compiled;
 }, 180_000);

@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDatabase, pgBin, psqlAdmin, PG_SCRAM_PASSWORD, PG_SCRAM_USER, PG_SUPERUSER } from '../harness/postgres.js';
 import { run, type RunResult } from '../harness/processes.js';
-import { startTestGateway, testHash, type TestGateway } from '../harness/gateway.js';
+import type { TestGateway } from '../harness/gateway.js';
+import { pgTarget, startCompatGateway } from '../harness/fixtures.js';
 
 let gw: TestGateway;
 let db: string;
@@ -69,24 +70,10 @@ beforeAll(async () => {
   });
   if (init.code !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
   await psqlAdmin(pg, `GRANT ALL ON ALL TABLES IN SCHEMA public TO ${PG_SCRAM_USER};`, db);
-  gw = await startTestGateway({
-    identity: { users: [{ name: 'alice', groups: ['bench'], password: { hash: testHash('alice-pw') } }] },
-    connections: [
-      {
-        name: 'app-db',
-        protocol: 'postgres',
-        // SCRAM-SHA-256 upstream for every one of pgbench's connections
-        target: { host: pg.host, port: pg.port, database: db, user: PG_SCRAM_USER, password: PG_SCRAM_PASSWORD, tls: 'disable' },
-        allow: ['bench'],
-        guardrails: ['no-drop', 'where-required'],
-        masking: 'pii',
-      },
-    ],
-    guardrails: [
-      { name: 'no-drop', when: { statements: ['drop', 'truncate'] }, action: 'block' },
-      { name: 'where-required', when: { statements: ['update', 'delete'], where: 'missing' }, action: 'block' },
-    ],
-    masking: [{ name: 'pii', columns: [{ match: '*.email', with: 'partial' }], detect: ['email', 'credit_card'], with: 'redact' }],
+  gw = await startCompatGateway({
+    group: 'bench',
+    // SCRAM-SHA-256 upstream for every one of pgbench's connections
+    target: pgTarget(pg, db, PG_SCRAM_USER, PG_SCRAM_PASSWORD),
   });
 });
 

@@ -6,7 +6,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -25,6 +24,8 @@ import {
   PG_TRUST_USER,
 } from '../harness/postgres.js';
 import { startTestGateway, testHash, type TestGateway } from '../harness/gateway.js';
+import { NO_DROP, pgConnection, pgTarget, testUser } from '../harness/fixtures.js';
+import { cells, describeMsgs, errorFields, functionCall, login, notification, rowsOf, types, type Msg, type Raw } from '../harness/pgwire.js';
 import { configSchema } from '../../src/config/schema.js';
 import { startGateway } from '../../src/gateway.js';
 import { SqliteAuditStore } from '../../src/audit/sqlite.js';
@@ -36,186 +37,13 @@ const REDACTED = '[REDACTED]';
 
 // ---- helpers ----------------------------------------------------------------------------------------------
 
-interface Msg {
-  type: string;
-  body: Buffer;
-}
-
-/** A raw protocol connection: write frames, read whole backend messages one at a time. */
-class Raw {
-  private buf = Buffer.alloc(0);
-  private isClosed = false;
-  private wake: (() => void) | null = null;
-  /** every byte received, for "this plaintext never arrived" checks */
-  readonly received: Buffer[] = [];
-
-  constructor(readonly sock: net.Socket) {
-    sock.on('data', (d: Buffer) => {
-      this.received.push(d);
-      this.buf = Buffer.concat([this.buf, d]);
-      this.notify();
-    });
-    sock.on('close', () => {
-      this.isClosed = true;
-      this.notify();
-    });
-    sock.on('error', () => undefined);
-  }
-
-  static connect(port: number): Promise<Raw> {
-    return new Promise((resolve, reject) => {
-      const s = net.connect({ host: '127.0.0.1', port });
-      s.once('connect', () => resolve(new Raw(s)));
-      s.once('error', reject);
-    });
-  }
-
-  get closed(): boolean {
-    return this.isClosed;
-  }
-
-  private notify(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
-  }
-
-  private complete(): boolean {
-    return this.buf.length >= 5 && this.buf.length >= 1 + this.buf.readInt32BE(1);
-  }
-
-  private async waitFor(pred: () => boolean, timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (!pred()) {
-      if (this.isClosed) return pred();
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-    }
-    return true;
-  }
-
-  write(...b: Buffer[]): void {
-    this.sock.write(Buffer.concat(b));
-  }
-
-  /** The next whole message; null when the connection closed; throws after timeoutMs. */
-  async msg(timeoutMs = 5000): Promise<Msg | null> {
-    if (!(await this.waitFor(() => this.complete(), timeoutMs))) {
-      if (this.isClosed) return null;
-      throw new Error(`timed out after ${timeoutMs} ms waiting for a message (${this.buf.length} bytes buffered)`);
-    }
-    const len = this.buf.readInt32BE(1);
-    const m: Msg = { type: String.fromCharCode(this.buf[0]!), body: this.buf.subarray(5, 1 + len) };
-    this.buf = this.buf.subarray(1 + len);
-    return m;
-  }
-
-  /** Messages up to and including the first whose type is in `types` (or until close). */
-  async until(types: string, timeoutMs = 10_000): Promise<Msg[]> {
-    const out: Msg[] = [];
-    for (;;) {
-      const m = await this.msg(timeoutMs);
-      if (!m) return out;
-      out.push(m);
-      if (types.includes(m.type)) return out;
-    }
-  }
-
-  /** Whatever whole messages arrive within `ms` (never throws). */
-  async within(ms: number): Promise<Msg[]> {
-    const out: Msg[] = [];
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const left = deadline - Date.now();
-      if (left <= 0) return out;
-      const ok = await this.waitFor(() => this.complete(), left);
-      if (!ok) return out;
-      out.push((await this.msg(0))!);
-    }
-  }
-
-  destroy(): void {
-    this.sock.destroy();
-  }
-}
-
-/** Type letters of a message list, e.g. "12TDCZ". */
-const types = (msgs: Msg[]): string => msgs.map((m) => m.type).join('');
-
-function errorFields(body: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
-  let off = 0;
-  while (off < body.length && body[off] !== 0) {
-    const end = body.indexOf(0, off + 1);
-    out[String.fromCharCode(body[off]!)] = body.toString('utf8', off + 1, end);
-    off = end + 1;
-  }
-  return out;
-}
-
-function describeMsgs(msgs: Msg[]): string {
-  return msgs
-    .map((m) => (m.type === 'E' || m.type === 'N' ? `${m.type}(${JSON.stringify(errorFields(m.body))})` : m.type))
-    .join(' ');
-}
-
-/** Cells of a DataRow as raw buffers (null for SQL NULL). */
-function cells(body: Buffer): (Buffer | null)[] {
-  const n = body.readInt16BE(0);
-  const out: (Buffer | null)[] = [];
-  let off = 2;
-  for (let i = 0; i < n; i++) {
-    const len = body.readInt32BE(off);
-    off += 4;
-    if (len < 0) out.push(null);
-    else {
-      out.push(body.subarray(off, off + len));
-      off += len;
-    }
-  }
-  return out;
-}
-
-const textCells = (body: Buffer): (string | null)[] => cells(body).map((c) => (c ? c.toString('utf8') : null));
-
-const rowsOf = (msgs: Msg[]): (string | null)[][] => msgs.filter((m) => m.type === 'D').map((m) => textCells(m.body));
-
-/** NotificationResponse: pid, channel, payload. */
-function notification(body: Buffer): { pid: number; channel: string; payload: string } {
-  const pid = body.readInt32BE(0);
-  const e1 = body.indexOf(0, 4);
-  const e2 = body.indexOf(0, e1 + 1);
-  return { pid, channel: body.toString('utf8', 4, e1), payload: body.toString('utf8', e1 + 1, e2) };
-}
-
-/** Logs in over a raw socket: cleartext password to the gateway, or none (trust) directly to PostgreSQL. */
-async function rawLogin(port: number, params: Record<string, string>, password?: string): Promise<Raw> {
-  const r = await Raw.connect(port);
-  r.write(serialize.startup(params));
-  if (password !== undefined) {
-    const ask = await r.msg();
-    if (ask?.type !== 'R' || ask.body.readInt32BE(0) !== 3) throw new Error(`expected a cleartext password request, got ${ask?.type}`);
-    r.write(serialize.password(password));
-  }
-  const rest = await r.until('ZE');
-  if (rest[rest.length - 1]?.type !== 'Z') throw new Error(`login failed: ${describeMsgs(rest)}`);
-  return r;
-}
-
 /** A raw session through the gateway as alice on app-db. */
-const viaGateway = (): Promise<Raw> => rawLogin(gw.port, { user: 'alice', database: 'app-db' }, 'alice-pw');
+const viaGateway = (): Promise<Raw> => login(gw.port, serialize.startup({ user: 'alice', database: 'app-db' }), 'alice-pw');
 
 /** A raw session straight to PostgreSQL (trust role, same database): what the target itself answers. */
 const direct = (): Promise<Raw> => {
   const server = inject('pg');
-  return rawLogin(server.port, { user: PG_TRUST_USER, database: db });
+  return login(server.port, serialize.startup({ user: PG_TRUST_USER, database: db }));
 };
 
 function client(extra: Partial<pg.ClientConfig> = {}): pg.Client {
@@ -231,29 +59,6 @@ async function waitFor(pred: () => boolean, timeoutMs: number): Promise<boolean>
 /** Parse (unnamed) + Bind + Execute, no Describe, no Sync. */
 const pbe = (text: string, values: string[] = []): Buffer =>
   Buffer.concat([serialize.parse({ text }), serialize.bind({ values }), serialize.execute({})]);
-
-/** FunctionCall: OID, binary int4 args, binary result. */
-function functionCall(oid: number, args: number[]): Buffer {
-  const parts: Buffer[] = [];
-  const head = Buffer.alloc(4 + 2 + 2 + 2);
-  head.writeInt32BE(oid, 0);
-  head.writeInt16BE(1, 4); // one argument format code…
-  head.writeInt16BE(1, 6); // …binary, for every argument
-  head.writeInt16BE(args.length, 8);
-  parts.push(head);
-  for (const a of args) {
-    const v = Buffer.alloc(8);
-    v.writeInt32BE(4, 0);
-    v.writeInt32BE(a, 4);
-    parts.push(v);
-  }
-  parts.push(Buffer.from([0, 1])); // result format: binary
-  const body = Buffer.concat(parts);
-  const h = Buffer.alloc(5);
-  h.write('F', 0, 'latin1');
-  h.writeInt32BE(4 + body.length, 1);
-  return Buffer.concat([h, body]);
-}
 
 // ---- setup --------------------------------------------------------------------------------------------
 
@@ -273,20 +78,16 @@ beforeAll(async () => {
     db,
   );
   gw = await startTestGateway({
-    identity: { users: [{ name: 'alice', groups: ['dev'], password: { hash: testHash('alice-pw') } }] },
+    identity: { users: [testUser('alice', 'dev')] },
     connections: [
-      {
-        name: 'app-db',
-        protocol: 'postgres',
-        target: { host: server.host, port: server.port, database: db, user: PG_SCRAM_USER, password: PG_SCRAM_PASSWORD, tls: 'disable' },
-        allow: ['dev'],
+      pgConnection('app-db', pgTarget(server, db, PG_SCRAM_USER, PG_SCRAM_PASSWORD), 'dev', {
         // DO blocks are opaque (the default fallback blocks them): the notice tests need them explicitly allowed
         guardrails: ['no-drop', 'allow-do'],
         masking: 'tokens',
-      },
+      }),
     ],
     guardrails: [
-      { name: 'no-drop', when: { statements: ['drop', 'truncate'] }, action: 'block' },
+      NO_DROP,
       { name: 'allow-do', when: { statements: ['do'] }, action: 'allow' },
     ],
     // a column rule only (no content detection): every `secrets.token` cell must come back redacted
@@ -744,7 +545,7 @@ describe('secrets never reach the logs', () => {
       await expect(bad.connect()).rejects.toMatchObject({ code: '28P01' });
       await bad.end().catch(() => undefined);
       // and once with the password in the user#connection form over a raw socket
-      const raw = await rawLogin(port, { user: 'carol#scram-db', database: db }, clientPw);
+      const raw = await login(port, serialize.startup({ user: 'carol#scram-db', database: db }), clientPw);
       raw.write(serialize.query('SELECT 1'));
       await raw.until('Z');
       raw.destroy();

@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createDatabase, pgBin, psqlAdmin, PG_MD5_PASSWORD, PG_MD5_USER } from '../harness/postgres.js';
 import { run } from '../harness/processes.js';
-import { startTestGateway, testHash, type TestGateway } from '../harness/gateway.js';
+import type { TestGateway } from '../harness/gateway.js';
+import { PII_MASKING, pgTarget, startCompatGateway, testUser } from '../harness/fixtures.js';
 
 let gw: TestGateway;
 let db: string;
@@ -33,35 +34,12 @@ beforeAll(async () => {
      GRANT ALL ON ALL TABLES IN SCHEMA public TO ${PG_MD5_USER};`,
     db,
   );
-  gw = await startTestGateway({
-    identity: {
-      users: [
-        { name: 'alice', groups: ['dba'], password: { hash: testHash('alice-pw') } },
-        { name: 'bob', groups: ['dev'], password: { hash: testHash('bob-pw') } },
-      ],
-    },
-    connections: [
-      {
-        name: 'app-db',
-        protocol: 'postgres',
-        target: { host: pg.host, port: pg.port, database: db, user: PG_MD5_USER, password: PG_MD5_PASSWORD, tls: 'disable' },
-        allow: ['dba'],
-        guardrails: ['no-drop', 'where-required'],
-        masking: 'pii',
-      },
-    ],
-    guardrails: [
-      { name: 'no-drop', when: { statements: ['drop', 'truncate'] }, action: 'block' },
-      { name: 'where-required', when: { statements: ['update', 'delete'], where: 'missing' }, action: 'block' },
-    ],
-    masking: [
-      {
-        name: 'pii',
-        columns: [{ match: '*.email', with: 'partial' }, { match: 'users.ssn', with: 'redact' }],
-        detect: ['email', 'credit_card'],
-        with: 'redact',
-      },
-    ],
+  gw = await startCompatGateway({
+    group: 'dba',
+    users: [testUser('bob', 'dev')],
+    target: pgTarget(pg, db, PG_MD5_USER, PG_MD5_PASSWORD),
+    // the pii profile plus a column rule for users.ssn
+    pii: { ...PII_MASKING, columns: [...PII_MASKING.columns, { match: 'users.ssn', with: 'redact' }] },
   });
 });
 

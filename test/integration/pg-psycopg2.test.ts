@@ -6,8 +6,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createDatabase, psqlAdmin, PG_TRUST_USER } from '../harness/postgres.js';
-import { run } from '../harness/processes.js';
-import { startTestGateway, testHash, type TestGateway } from '../harness/gateway.js';
+import type { TestGateway } from '../harness/gateway.js';
+import { pgConnection, pgTarget, startCompatGateway } from '../harness/fixtures.js';
+import { expectDone, expectNote, of, runProbe, type ProbeResult } from '../harness/probe.js';
 
 const PYTHON = '/usr/bin/python3';
 const PROBE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'clients', 'psycopg2_probe.py');
@@ -16,59 +17,21 @@ const ROWS = 120;
 let gw: TestGateway;
 let db: string;
 
-type Line = Record<string, unknown> & { kind: string };
-interface ProbeResult {
-  code: number | null;
-  lines: Line[];
-  stdout: string;
-  stderr: string;
-}
-
 function dsn(password = 'alice-pw', connection = 'app-db'): string {
   return `host=127.0.0.1 port=${gw.port} user=alice dbname=${connection} sslmode=disable password=${password} connect_timeout=10`;
 }
 
-async function probe(scenario: string, password?: string, connection?: string): Promise<ProbeResult> {
-  const r = await run(PYTHON, [PROBE, dsn(password, connection), scenario], {
+function probe(scenario: string, password?: string, connection?: string): Promise<ProbeResult> {
+  return runProbe(`psycopg2_probe ${scenario}`, PYTHON, [PROBE, dsn(password, connection), scenario], {
     // no PG* variables or another python's site-packages leak in
     env: { PYTHONPATH: undefined, PYTHONHOME: undefined, PGPASSWORD: undefined, PGSSLMODE: undefined, PGOPTIONS: undefined },
     timeoutMs: 60_000,
   });
-  const lines: Line[] = [];
-  for (const l of r.stdout.split('\n')) {
-    if (!l.trim()) continue;
-    try {
-      lines.push(JSON.parse(l) as Line);
-    } catch {
-      throw new Error(`psycopg2_probe ${scenario}: unparseable line ${JSON.stringify(l)}\nstderr: ${r.stderr}`);
-    }
-  }
-  return { code: r.code, lines, stdout: r.stdout, stderr: r.stderr };
-}
-
-function expectDone(r: ProbeResult): void {
-  const fatal = r.lines.find((l) => l.kind === 'fatal');
-  expect(fatal, `fatal: ${JSON.stringify(fatal)}\nstderr: ${r.stderr}`).toBeUndefined();
-  expect(r.code, r.stderr).toBe(0);
-  expect(r.lines.at(-1)?.kind).toBe('done');
-}
-
-function of(r: ProbeResult, kind: string): Line[] {
-  return r.lines.filter((l) => l.kind === kind);
 }
 
 /** `*.email` with `partial`: first letter, ***, the domain. */
 function expectMaskedEmail(email: unknown, domain = 'corp.example', first = 'u'): void {
   expect(email).toBe(`${first}***@${domain}`);
-}
-/** people.note: a card number (content detection) is redacted, the rest intact. */
-function expectNote(id: number, note: unknown): void {
-  if (id % 10 === 0) {
-    expect(note).not.toContain('4111');
-    expect(note).toMatch(/^card .+ on file$/);
-  } else {
-    expect(note).toBe(`note ${id}`);
-  }
 }
 
 beforeAll(async () => {
@@ -85,35 +48,12 @@ beforeAll(async () => {
      GRANT ALL ON ALL TABLES IN SCHEMA public TO ${PG_TRUST_USER};`,
     db,
   );
-  gw = await startTestGateway({
-    identity: { users: [{ name: 'alice', groups: ['dev'], password: { hash: testHash('alice-pw') } }] },
-    connections: [
-      {
-        name: 'app-db',
-        protocol: 'postgres',
-        // trust upstream: the gateway sends no password at all
-        target: { host: pg.host, port: pg.port, database: db, user: PG_TRUST_USER, tls: 'disable' },
-        allow: ['dev'],
-        guardrails: ['no-drop', 'where-required'],
-        masking: 'pii',
-      },
-      {
-        // same target, a profile with column rules only (no content detection): the column rule alone must hold
-        name: 'cols-db',
-        protocol: 'postgres',
-        target: { host: pg.host, port: pg.port, database: db, user: PG_TRUST_USER, tls: 'disable' },
-        allow: ['dev'],
-        masking: 'columns-only',
-      },
-    ],
-    guardrails: [
-      { name: 'no-drop', when: { statements: ['drop', 'truncate'] }, action: 'block' },
-      { name: 'where-required', when: { statements: ['update', 'delete'], where: 'missing' }, action: 'block' },
-    ],
-    masking: [
-      { name: 'pii', columns: [{ match: '*.email', with: 'partial' }], detect: ['email', 'credit_card'], with: 'redact' },
-      { name: 'columns-only', columns: [{ match: '*.email', with: 'redact' }], with: 'redact' },
-    ],
+  gw = await startCompatGateway({
+    // trust upstream: the gateway sends no password at all
+    target: pgTarget(pg, db, PG_TRUST_USER),
+    // same target, a profile with column rules only (no content detection): the column rule alone must hold
+    connections: [pgConnection('cols-db', pgTarget(pg, db, PG_TRUST_USER), 'dev', { masking: 'columns-only' })],
+    masking: [{ name: 'columns-only', columns: [{ match: '*.email', with: 'redact' }], with: 'redact' }],
   });
 });
 
