@@ -12,7 +12,7 @@ import {
   copyFormat,
   describeColumns,
   maskCopyRow,
-  maskDataRow,
+  measureMaskedRow,
   resultFormats,
   type ActivePlan,
 } from './results.js';
@@ -47,7 +47,17 @@ function processUpstream(s: PgSession, buf: Buffer, start: number, end: number):
   const out: Buffer[] = [];
   let pass = start;
   let off = start;
+  // Masked rows are written into one buffer per chunk (with the unchanged bytes between them), not
+  // allocated one by one; `rows` is open while such a run lasts.
+  const rows = s.rowsOut;
+  const closeRows = (upto: number): void => {
+    if (!rows.open) return;
+    if (pass < upto) rows.copy(buf, pass, upto);
+    out.push(rows.take());
+    pass = upto;
+  };
   const replace = (frameStart: number, frameEnd: number, with_: Buffer | null): void => {
+    closeRows(frameStart);
     if (pass < frameStart) out.push(buf.subarray(pass, frameStart));
     if (with_) out.push(with_);
     pass = frameEnd;
@@ -66,11 +76,15 @@ function processUpstream(s: PgSession, buf: Buffer, start: number, end: number):
             if (p.plan === undefined) {
               if (!p.fields) {
                 // Rows of a shape we never saw: never forward them unmasked.
+                closeRows(off);
                 flushUp(s, out, buf, pass, off);
                 return s.fatal(errors.internal(), 'rows of an unknown result shape');
               }
               const pending = needsCatalog(s, p.fields);
-              if (pending) return suspend(s, out, buf, pass, off, end, pending);
+              if (pending) {
+                closeRows(off);
+                return suspend(s, out, buf, pass, off, end, pending);
+              }
               p.plan = portalPlan(s, p, p.fields);
             }
             plan = p.plan;
@@ -80,14 +94,22 @@ function processUpstream(s: PgSession, buf: Buffer, start: number, end: number):
           plan = s.qPlan;
           head.rows++;
         } else if (s.deps.masker) {
-          flushUp(s, out, buf, pass, off);
+          closeRows(off);
+                flushUp(s, out, buf, pass, off);
           return s.fatal(errors.internal(), 'rows outside any command');
         }
         if (plan) {
           const before = plan.masked;
-          const row = maskDataRow(buf, off, next, plan);
-          if (row) {
-            replace(off, next, row);
+          const size = measureMaskedRow(buf, off, next, plan);
+          if (size >= 0) {
+            if (!rows.open) {
+              if (pass < off) out.push(buf.subarray(pass, off));
+              rows.begin(end - off + 256);
+            } else if (pass < off) {
+              rows.copy(buf, pass, off);
+            }
+            rows.writeRow(buf, off, next, size);
+            pass = next;
             if (head?.t === 'E' || head?.t === 'Q') head.masked += plan.masked - before;
           }
         }
@@ -100,7 +122,10 @@ function processUpstream(s: PgSession, buf: Buffer, start: number, end: number):
         }
         const fields = decodeRowDescription(s.r.reset(buf, off + 5, next));
         const pending = needsCatalog(s, fields);
-        if (pending) return suspend(s, out, buf, pass, off, end, pending);
+        if (pending) {
+                closeRows(off);
+                return suspend(s, out, buf, pass, off, end, pending);
+              }
         if (head?.t === 'D') {
           s.ops.shift();
           if (head.stmt) {
@@ -158,14 +183,18 @@ function processUpstream(s: PgSession, buf: Buffer, start: number, end: number):
         if (!s.deps.masker) break;
         const copy = stmt?.copy;
         const pendingCopy = copyColumnsPending(s, copy);
-        if (pendingCopy) return suspend(s, out, buf, pass, off, end, pendingCopy);
+        if (pendingCopy) {
+          closeRows(off);
+          return suspend(s, out, buf, pass, off, end, pendingCopy);
+        }
         const names = copy?.columns ?? (copy?.table ? s.copyTableColumns.get(copy.table) : undefined);
         const cols = copyColumns(names, n, copy?.table ? splitTable(copy.table) : undefined);
         const plan = activate(s.deps.masker.plan(s.info, cols), cols);
         const fmt = copyFormat(copy);
         if (plan && (format !== 0 || typeof fmt === 'string')) {
           // The decision step refuses these; rows we cannot split must never pass unmasked.
-          flushUp(s, out, buf, pass, off);
+          closeRows(off);
+                flushUp(s, out, buf, pass, off);
           return s.fatal(errors.blocked('masking', typeof fmt === 'string' ? fmt : 'binary COPY output cannot be masked'), 'unmaskable copy');
         }
         s.copy = { plan, format: typeof fmt === 'string' ? null : fmt, skipHeader: typeof fmt !== 'string' && fmt.header };
@@ -227,7 +256,8 @@ function processUpstream(s: PgSession, buf: Buffer, start: number, end: number):
         const value = r.cstring();
         if (name === 'standard_conforming_strings') s.standardConformingStrings = value === 'on';
         if (name === 'client_encoding' && isUnsafeEncoding(value)) {
-          flushUp(s, out, buf, pass, off);
+          closeRows(off);
+                flushUp(s, out, buf, pass, off);
           return s.fatal(errors.badEncoding(value), 'unsafe client encoding');
         }
         break;
@@ -238,6 +268,7 @@ function processUpstream(s: PgSession, buf: Buffer, start: number, end: number):
     }
     off = next;
   }
+  closeRows(end);
   flushUp(s, out, buf, pass, end);
   if (s.draining && s.ops.length === 0 && s.txStatus === 0x49) {
     s.fatal(errors.shuttingDown(), 'gateway shutdown');
@@ -297,7 +328,7 @@ function planFor(s: PgSession, fields: FieldDescription[], formats: number[]): A
 
 /** Stop reading the target until an async lookup finishes, then re-process from the frame at `off`. */
 function suspend(s: PgSession, out: Buffer[], buf: Buffer, pass: number, off: number, end: number, wait: Promise<void>): void {
-  flushUp(s, out, buf, pass, off);
+                flushUp(s, out, buf, pass, off);
   s.upSuspended = true;
   s.upstream.pause();
   wait.then(

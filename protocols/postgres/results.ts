@@ -62,17 +62,18 @@ export function activate(plan: RowPlan | null, columns: readonly ColumnInfo[]): 
   return { cells: plan.cells, nullOnly: columns.map((c) => !c.textLike), masked: 0 };
 }
 
-// Scratch for maskDataRow, reused across rows (the gateway is single-threaded).
+// Scratch for measureMaskedRow/writeMaskedRow, reused across rows (the gateway is single-threaded).
+let rowCells = 0;
 let outCells: (string | null | undefined)[] = [];
 let cellStarts: number[] = [];
 let cellEnds: number[] = [];
 
 /**
  * DataRow: Byte1('D') · Int32 len · Int16 n · { Int32 len (-1 = NULL) · Byte[len] }[n].
- * Returns the rebuilt frame, or null when no cell changed (forward the original bytes). One allocation per
- * changed row: replacements are measured first, then everything is written into a buffer of the right size.
+ * First pass: run the plan's maskers over the cells. Returns the size of the rebuilt frame, or -1 when no
+ * cell changed (forward the original bytes). The replacements wait in module scratch for writeMaskedRow.
  */
-export function maskDataRow(buf: Buffer, start: number, end: number, plan: ActivePlan): Buffer | null {
+export function measureMaskedRow(buf: Buffer, start: number, end: number, plan: ActivePlan): number {
   const n = buf.readInt16BE(start + 5);
   if (outCells.length < n) {
     outCells = new Array(n);
@@ -105,13 +106,21 @@ export function maskDataRow(buf: Buffer, start: number, end: number, plan: Activ
     outCells[i] = out;
     off = cellEnd;
   }
-  if (!changed) return null;
-  const size = end - start + delta;
-  const row = Buffer.allocUnsafe(size);
-  row[0] = Backend.DataRow;
-  row.writeInt32BE(size - 1, 1);
-  row.writeInt16BE(n, 5);
-  let w = 7;
+  rowCells = n;
+  if (!changed) {
+    for (let i = 0; i < n; i++) outCells[i] = undefined;
+    return -1;
+  }
+  return end - start + delta;
+}
+
+/** Second pass: write the row measured last into target at offset; returns the bytes written. */
+export function writeMaskedRow(buf: Buffer, start: number, target: Buffer, at: number, size: number): number {
+  const n = rowCells;
+  target[at] = Backend.DataRow;
+  target.writeInt32BE(size - 1, at + 1);
+  target.writeInt16BE(n, at + 5);
+  let w = at + 7;
   for (let i = 0; i < n; i++) {
     const out = outCells[i];
     outCells[i] = undefined;
@@ -119,17 +128,63 @@ export function maskDataRow(buf: Buffer, start: number, end: number, plan: Activ
       // unchanged: length prefix and bytes as they came
       const from = cellStarts[i]! - 4;
       const to = cellEnds[i]! < 0 ? cellStarts[i]! : cellEnds[i]!;
-      w += buf.copy(row, w, from, to);
+      w += buf.copy(target, w, from, to);
     } else if (out === null) {
-      row.writeInt32BE(-1, w);
+      target.writeInt32BE(-1, w);
       w += 4;
     } else {
-      const bytes = row.write(out, w + 4, 'utf8');
-      row.writeInt32BE(bytes, w);
+      const bytes = target.write(out, w + 4, 'utf8');
+      target.writeInt32BE(bytes, w);
       w += 4 + bytes;
     }
   }
+  void start;
+  return w - at;
+}
+
+/** Rebuilt DataRow frame, or null when no cell changed. */
+export function maskDataRow(buf: Buffer, start: number, end: number, plan: ActivePlan): Buffer | null {
+  const size = measureMaskedRow(buf, start, end, plan);
+  if (size < 0) return null;
+  const row = Buffer.allocUnsafe(size);
+  writeMaskedRow(buf, start, row, 0, size);
   return row;
+}
+
+/** One output buffer per chunk for runs of rewritten rows and the bytes between them. */
+export class ChunkOut {
+  buf: Buffer = Buffer.alloc(0);
+  len = 0;
+  open = false;
+
+  begin(hint: number): void {
+    this.buf = Buffer.allocUnsafe(Math.max(hint, 4096));
+    this.len = 0;
+    this.open = true;
+  }
+
+  private ensure(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + n));
+    this.buf.copy(next, 0, 0, this.len);
+    this.buf = next;
+  }
+
+  copy(src: Buffer, start: number, end: number): void {
+    this.ensure(end - start);
+    this.len += src.copy(this.buf, this.len, start, end);
+  }
+
+  writeRow(src: Buffer, start: number, end: number, size: number): void {
+    void end;
+    this.ensure(size);
+    this.len += writeMaskedRow(src, start, this.buf, this.len, size);
+  }
+
+  take(): Buffer {
+    this.open = false;
+    return this.buf.subarray(0, this.len);
+  }
 }
 
 /** How the server writes the rows of one COPY … TO STDOUT (from the statement's options). */

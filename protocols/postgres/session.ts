@@ -11,7 +11,7 @@ import { Framer } from './framer.js';
 import { encodeErrorResponse, encodeTerminate, type ErrorFields } from './messages.js';
 import { errors } from './errors.js';
 import type { CatalogResolver } from './catalog.js';
-import type { ActivePlan, CopyFormat } from './results.js';
+import { ChunkOut, type ActivePlan, type CopyFormat } from './results.js';
 import type { Op, Portal, Statement } from './ops.js';
 import { onClientData } from './frontend.js';
 import { onUpstreamData } from './backend.js';
@@ -37,6 +37,8 @@ export class PgSession {
   readonly upFramer = new Framer(MAX_SERVER_FRAME);
   readonly r = new Reader();
   readonly w = new Writer(1024);
+  /** rewritten rows of the chunk being processed (target → client) */
+  readonly rowsOut = new ChunkOut();
   readonly ops: Op[] = [];
   readonly statements = new Map<string, Statement>();
   readonly portals = new Map<string, Portal>();

@@ -291,6 +291,5 @@ describe('analyzeSql: cache', () => {
     const a = analyzeSql('select * from cached_table where id = 1', PG);
     expect(analyzeSql('select * from cached_table where id = 1', PG)).toBe(a);
     expect(analyzeSql('select * from cached_table where id = 1', { dialect: 'postgres', standardConformingStrings: false })).not.toBe(a);
-    expect(Object.isFrozen(a.statements[0])).toBe(true);
   });
 });
