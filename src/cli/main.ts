@@ -8,6 +8,8 @@ import { initCommand, packageRoot } from './init.js';
 import { CliExit, processIo, type CliIo } from './io.js';
 import { startCommand } from './start.js';
 import { usersHashCommand } from './users.js';
+import { registerPolicyCommands } from './policy.js';
+import { registerMaskCommands } from './mask.js';
 
 export { CliExit, type CliIo } from './io.js';
 
@@ -57,6 +59,8 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option('--mysql', 'also store the unsalted mysql_native_password verifier (lets MySQL clients log in without cleartext)')
     .action(async (opts: { mysql?: boolean }) => setCode(await usersHashCommand(io, opts)));
 
+  registerPolicyCommands(program, io, setCode);
+  registerMaskCommands(program, io, setCode);
   return program;
 }
 
