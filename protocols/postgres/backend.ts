@@ -2,9 +2,11 @@
 // pick a masking plan, rows and COPY data go through it, errors for blocked commands are rewritten, and
 // ReadyForQuery ends commands in the audit. Unchanged frames are forwarded as slices of the bytes that arrived.
 import type { StatementAnalysis } from '../../src/policy/sql/analyze.js';
+import type { CellMasker } from '../../src/types.js';
 import { Backend, backendName } from './codes.js';
 import { decodeErrorFields, decodeRowDescription, encodeErrorResponse, rowsFromTag, type FieldDescription } from './messages.js';
 import { errors } from './errors.js';
+import { encodeFields, freeTextMasker, maskNoticeFields } from './notices.js';
 import { isUnsafeEncoding } from './select.js';
 import {
   activate,
@@ -210,14 +212,20 @@ function processUpstream(s: PgSession, buf: Buffer, start: number, end: number):
         }
         break;
       case Backend.ErrorResponse: {
-        const fields = decodeErrorFields(s.r.reset(buf, off + 5, next));
+        let fields = decodeErrorFields(s.r.reset(buf, off + 5, next));
+        const blocked = (head?.t === 'Q' || head?.t === 'P') && head.blocked ? head.blocked : undefined;
+        if (blocked) {
+          replace(off, next, encodeErrorResponse(errors.blocked(blocked.rule, blocked.message)));
+        } else if (s.deps.masker) {
+          const masked = maskNoticeFields(fields, textMasker(s));
+          if (masked) {
+            fields = masked;
+            replace(off, next, encodeFields(Backend.ErrorResponse, masked));
+          }
+        }
         if (head?.t === 'Q') {
           head.error ??= fields.get('M');
-          if (head.blocked) replace(off, next, encodeErrorResponse(errors.blocked(head.blocked.rule, head.blocked.message)));
         } else if (head && head.t !== 'S') {
-          if (head.t === 'P' && head.blocked) {
-            replace(off, next, encodeErrorResponse(errors.blocked(head.blocked.rule, head.blocked.message)));
-          }
           if (head.t === 'E') auditExecute(s, head, undefined, fields.get('M') ?? 'error');
           // After an error the target skips everything up to Sync.
           while (s.ops.length && s.ops[0]!.t !== 'S') s.ops.shift();
@@ -262,8 +270,14 @@ function processUpstream(s: PgSession, buf: Buffer, start: number, end: number):
         }
         break;
       }
+      case Backend.NoticeResponse:
+        if (s.deps.masker) {
+          const masked = maskNoticeFields(decodeErrorFields(s.r.reset(buf, off + 5, next)), textMasker(s));
+          if (masked) replace(off, next, encodeFields(Backend.NoticeResponse, masked));
+        }
+        break;
       default:
-        // NoticeResponse, NotificationResponse, CopyInResponse, CopyDone, FunctionCallResponse...: as is.
+        // NotificationResponse, CopyInResponse, CopyDone, FunctionCallResponse...: as is.
         break;
     }
     off = next;
@@ -296,6 +310,12 @@ function copyColumnsPending(s: PgSession, copy: StatementAnalysis['copy'] | unde
     if (!t) throw new Error(`table ${table} not found in the catalog`);
     s.copyTableColumns.set(table, t.ordered);
   });
+}
+
+/** The profile's detectors as a free-text masker, built once per session. */
+function textMasker(s: PgSession): CellMasker | null {
+  if (s.noticeMasker === undefined) s.noticeMasker = s.deps.masker ? freeTextMasker(s.deps.masker, s.info) : null;
+  return s.noticeMasker;
 }
 
 function needsCatalog(s: PgSession, fields: FieldDescription[]): Promise<void> | null {

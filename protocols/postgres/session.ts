@@ -5,7 +5,7 @@
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { AuditStore } from '../../src/audit/store.js';
-import type { Policy, ResultMasker, SessionInfo } from '../../src/types.js';
+import type { CellMasker, Policy, ResultMasker, SessionInfo } from '../../src/types.js';
 import { Reader, Writer } from './bytes.js';
 import { Framer } from './framer.js';
 import { encodeErrorResponse, encodeTerminate, type ErrorFields } from './messages.js';
@@ -39,6 +39,8 @@ export class PgSession {
   readonly w = new Writer(1024);
   /** rewritten rows of the chunk being processed (target → client) */
   readonly rowsOut = new ChunkOut();
+  /** masker for text the target echoes in errors and notices (undefined: not built yet) */
+  noticeMasker: CellMasker | null | undefined = undefined;
   readonly ops: Op[] = [];
   readonly statements = new Map<string, Statement>();
   readonly portals = new Map<string, Portal>();
