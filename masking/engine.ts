@@ -1,17 +1,29 @@
 // Column rules + detectors → per-result plan → masked cells (DESIGN "mask", "Performance principles").
 //
-// Everything that can be built before traffic is built in createResultMasker: rule globs, the
-// strategy, one cell masker per (rule strategy × text/opaque) and one detection masker. A plan is
-// then only an array of those shared functions, cached per result shape; a cell that no detector's
-// byte prefilter accepts costs one pass over its bytes and no allocation.
+// Everything that can be built before traffic is built in createResultMasker: rule globs, strategies,
+// one cell masker per (rule × text/opaque/type) and one detection masker per (detector variants ×
+// structure). A plan is then only an array of those shared functions, cached per result shape; a
+// cell that no detector's byte prefilter accepts costs one pass over its bytes and no allocation.
+//
+// Per column, when the plan is built:
+//   - the first column rule that matches (glob or `@sensitive`, masking/rules.ts) masks the whole cell;
+//     a column of a known non-text type gets a valid value of that type (masking/typed.ts);
+//   - otherwise text-like columns are content-scanned. Detectors with weak shapes (phone, us_ssn…)
+//     switch to their loose variant when the column or table name gives enough context
+//     (masking/names.ts, CONTEXT_THRESHOLD); json/jsonb columns and text arrays are scanned
+//     string by string so the result stays valid JSON / a valid array literal (masking/structured.ts).
 import type { Config, MaskingProfileConfig } from '../src/config/schema.js';
 import type { CellMasker, ColumnInfo, ResultMasker, RowPlan, SessionInfo } from '../src/types.js';
-import { ByteProfile, profileBytes, type Detector, type EntityKind } from './detectors/detector.js';
-import { DETECTOR_NAMES, DETECTORS } from './detectors/index.js';
+import type { Detector } from './detectors/detector.js';
+import { DETECTOR_NAMES, resolveDetector } from './detectors/index.js';
+import { CONTEXT_THRESHOLD, compileTerms, looseConfidence, nameContext, type Term } from './names.js';
 import { compileColumnRule, ruleMatches, type ColumnRule } from './rules.js';
+import { detectionMasker, type ScanMode } from './scan.js';
 import { createStrategy, hashKeyNote, type Strategy } from './strategies.js';
+import { typedValue, typeKindOf, type TypeKind } from './typed.js';
 
 export { DETECTOR_NAMES };
+export { typedReplacement, typeKindOf } from './typed.js';
 
 /** Distinct result shapes remembered per profile; older shapes are evicted first. */
 export const PLAN_CACHE_SIZE = 256;
@@ -23,11 +35,21 @@ export interface ProfileMasker extends ResultMasker {
   readonly notes: readonly string[];
 }
 
+type MaskWith = MaskingProfileConfig['with'];
+
 interface CompiledRule {
   readonly rule: ColumnRule;
   readonly reason: string;
+  readonly strategy: Strategy;
   readonly text: CellMasker;
   readonly opaque: CellMasker;
+  /** type-valid maskers, built on first use per type kind */
+  readonly typed: Map<string, CellMasker>;
+}
+
+interface ContextDetector {
+  readonly detector: Detector;
+  readonly terms: readonly Term[];
 }
 
 export function createResultMasker(profile: MaskingProfileConfig): ProfileMasker {
@@ -57,43 +79,81 @@ export function createResultMasker(profile: MaskingProfileConfig): ProfileMasker
     // (a token, NULL, or an HMAC of the bytes), so those cells are never decoded.
     const readsText = c.with === 'partial' || c.with === 'replace';
     const text: CellMasker = readsText ? (buf, start, end) => s.textCell(buf.toString('utf8', start, end), buf, start, end) : opaque;
-    return { rule, reason: `column:${c.match}`, text, opaque };
+    return { rule, reason: `column:${c.match}`, strategy: s, text, opaque, typed: new Map() };
   });
 
-  const detectors: Detector[] = [];
+  const detectors: ContextDetector[] = [];
+  const detectReasons: string[] = [];
   for (const name of profile.detect) {
-    const d = DETECTORS.get(name);
-    if (d === undefined) {
+    const ds = resolveDetector(name);
+    if (ds === undefined) {
       throw new Error(`${where}: unknown detector "${name}" (known: ${DETECTOR_NAMES.join(', ')})`);
     }
-    if (!detectors.includes(d)) detectors.push(d);
+    if (!detectReasons.includes(`detect:${name}`)) detectReasons.push(`detect:${name}`);
+    for (const d of ds) {
+      if (!detectors.some((x) => x.detector === d)) detectors.push({ detector: d, terms: compileTerms(d.context ?? []) });
+    }
   }
-  const detect = detectors.length > 0 ? detectionMasker(detectors, strategyFor(profile.with)) : null;
-  const detectReasons = detectors.map((d) => `detect:${d.name}`);
+  const detectStrategy = detectors.length > 0 ? strategyFor(profile.with) : null;
+  // One detection masker per (variant choice × structure), shared by every column that needs it.
+  const detectionMaskers = new Map<string, CellMasker>();
+
+  function detectionFor(col: ColumnInfo, kind: TypeKind | undefined, reasons: Set<string>): CellMasker {
+    const ctx = nameContext(col);
+    const mode: ScanMode = kind === 'json' ? 'json' : kind === 'array' ? 'array' : 'text';
+    let key: string = mode;
+    const chosen: Detector[] = [];
+    for (const { detector: d, terms } of detectors) {
+      const loose = d.loose !== undefined && terms.length > 0 && looseConfidence(terms, ctx) >= CONTEXT_THRESHOLD;
+      chosen.push(loose ? d.loose! : d);
+      key += loose ? '1' : '0';
+      if (loose) reasons.add(`context:${d.name}`);
+    }
+    let m = detectionMaskers.get(key);
+    if (m === undefined) {
+      m = detectionMasker(chosen, detectStrategy!, mode);
+      detectionMaskers.set(key, m);
+    }
+    if (kind !== undefined && kind !== 'string' && kind !== 'json' && kind !== 'array') {
+      // a text-like column of another type (inet…): a detection replaces the whole value by one of its type
+      const inner = m;
+      const s = detectStrategy!;
+      const k = kind;
+      m = (buf, start, end) =>
+        inner(buf, start, end) === undefined ? undefined : typedValue(k, s, buf.toString('utf8', start, end), buf.subarray(start, end));
+    }
+    return m;
+  }
 
   const cache = new Map<string, RowPlan | null>();
-  // Without rules only textLike matters, so shapes that differ by name share a plan.
-  const keyOf = rules.length === 0 ? textLikeKey : columnKey;
 
   function build(columns: readonly ColumnInfo[]): RowPlan | null {
     const cells: (CellMasker | null)[] = new Array<CellMasker | null>(columns.length).fill(null);
+    const typeValid: boolean[] = new Array<boolean>(columns.length).fill(true);
     const reasons = new Set<string>();
     let any = false;
     for (let i = 0; i < columns.length; i++) {
       const col = columns[i];
+      const kind = typeKindOf(col.typeName);
       const hit = rules.find((r) => ruleMatches(r.rule, col)); // first matching rule wins
       if (hit !== undefined) {
-        cells[i] = col.textLike ? hit.text : hit.opaque;
+        if (kind !== undefined && kind !== 'string') {
+          cells[i] = typedMasker(hit, kind, col.textLike || col.format === 'text');
+        } else {
+          cells[i] = col.textLike ? hit.text : hit.opaque;
+          // an opaque cell of unknown type gets the strategy's text: only NULL is sure to be valid
+          typeValid[i] = col.textLike || kind === 'string';
+        }
         reasons.add(hit.reason);
         any = true;
-      } else if (detect !== null && col.textLike) {
-        cells[i] = detect;
+      } else if (detectStrategy !== null && col.textLike) {
         for (const r of detectReasons) reasons.add(r);
+        cells[i] = detectionFor(col, kind, reasons);
         any = true;
       }
     }
     if (!any) return null;
-    return Object.freeze({ cells: Object.freeze(cells), reasons: Object.freeze([...reasons]) });
+    return Object.freeze({ cells: Object.freeze(cells), reasons: Object.freeze([...reasons]), typeValid: Object.freeze(typeValid) });
   }
 
   return {
@@ -101,8 +161,8 @@ export function createResultMasker(profile: MaskingProfileConfig): ProfileMasker
     notes,
     // Session is part of the interface for per-identity masking; profiles do not vary by it yet.
     plan(_session: SessionInfo, columns: readonly ColumnInfo[]): RowPlan | null {
-      if (rules.length === 0 && detect === null) return null;
-      const key = keyOf(columns);
+      if (rules.length === 0 && detectStrategy === null) return null;
+      const key = columnKey(columns);
       const cached = cache.get(key);
       if (cached !== undefined) return cached;
       const plan = build(columns);
@@ -111,6 +171,32 @@ export function createResultMasker(profile: MaskingProfileConfig): ProfileMasker
       return plan;
     },
   };
+}
+
+/** A rule's masker for a column of a non-string type: always a valid text-format value of the type. */
+function typedMasker(rule: CompiledRule, kind: TypeKind, textKnown: boolean): CellMasker {
+  const key = `${kind}:${textKnown ? 't' : 'b'}`;
+  let m = rule.typed.get(key);
+  if (m !== undefined) return m;
+  const s = rule.strategy;
+  switch (s.name) {
+    case 'null':
+      m = () => null;
+      break;
+    case 'redact': {
+      const value = typedValue(kind, s, null, '');
+      m = () => value;
+      break;
+    }
+    case 'hash':
+      m = (buf, start, end) => typedValue(kind, s, null, buf.subarray(start, end));
+      break;
+    default:
+      // partial and replace may keep part of the value (a year, last digits, a JSON shape)
+      m = (buf, start, end) => typedValue(kind, s, textKnown ? buf.toString('utf8', start, end) : null, '');
+  }
+  rule.typed.set(key, m);
+  return m;
 }
 
 export function buildResultMaskers(config: Config): Map<string, ProfileMasker> {
@@ -122,83 +208,13 @@ export function buildResultMaskers(config: Config): Map<string, ProfileMasker> {
   return out;
 }
 
-type MaskWith = MaskingProfileConfig['with'];
-
 // NUL and SOH cannot occur in SQL identifiers, so they separate fields and columns unambiguously.
 function columnKey(columns: readonly ColumnInfo[]): string {
   let key = '';
   for (const c of columns) {
-    key += (c.schema ?? '') + '\0' + (c.table ?? '') + '\0' + (c.column || c.name) + (c.textLike ? '\0t\x01' : '\0b\x01');
+    key +=
+      (c.schema ?? '') + '\0' + (c.table ?? '') + '\0' + (c.column ?? '') + '\0' + c.name + '\0' + (c.typeName ?? '') +
+      (c.textLike ? '\0t' : '\0b') + (c.format === 'binary' ? 'b' : c.format === 'text' ? 't' : '') + '\x01';
   }
   return key;
-}
-
-function textLikeKey(columns: readonly ColumnInfo[]): string {
-  let key = '';
-  for (const c of columns) key += c.textLike ? 't' : 'b';
-  return key;
-}
-
-interface Found {
-  start: number;
-  end: number;
-  kind: EntityKind;
-}
-
-function detectionMasker(detectors: readonly Detector[], strategy: Strategy): CellMasker {
-  // Owned by this closure and reused for every cell: maskers run synchronously, one cell at a time.
-  const profile = new ByteProfile();
-  const accepted = new Int32Array(detectors.length);
-  return (buf, start, end) => {
-    if (end - start < 3) return undefined; // shortest detectable entity: "::1"
-    profileBytes(buf, start, end, profile);
-    let n = 0;
-    for (let i = 0; i < detectors.length; i++) {
-      if (detectors[i].prefilter(profile, buf, start, end)) accepted[n++] = i;
-    }
-    if (n === 0) return undefined;
-    return maskSpans(buf.toString('utf8', start, end), detectors, accepted, n, strategy);
-  };
-}
-
-// Runs the accepted detectors, unions overlapping spans (so no part of any detected value survives
-// when two detectors disagree on its extent) and rebuilds the text. undefined when nothing matched.
-function maskSpans(
-  text: string,
-  detectors: readonly Detector[],
-  accepted: Int32Array,
-  n: number,
-  strategy: Strategy,
-): string | undefined {
-  const found: Found[] = [];
-  for (let k = 0; k < n; k++) {
-    const d = detectors[accepted[k]];
-    for (const [start, end] of d.find(text)) found.push({ start, end, kind: d.kind });
-  }
-  if (found.length === 0) return undefined;
-  found.sort((a, b) => a.start - b.start || b.end - a.end);
-  let out = '';
-  let pos = 0;
-  let cur = found[0];
-  let curLen = cur.end - cur.start; // the kind of a merged span is that of its longest member
-  const flush = (): void => {
-    out += text.slice(pos, cur.start) + strategy.span(cur.kind, text.slice(cur.start, cur.end));
-    pos = cur.end;
-  };
-  for (let k = 1; k < found.length; k++) {
-    const f = found[k];
-    if (f.start < cur.end) {
-      if (f.end - f.start > curLen) {
-        curLen = f.end - f.start;
-        cur.kind = f.kind;
-      }
-      if (f.end > cur.end) cur.end = f.end;
-      continue;
-    }
-    flush();
-    cur = f;
-    curLen = f.end - f.start;
-  }
-  flush();
-  return out + text.slice(pos);
 }

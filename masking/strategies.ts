@@ -26,6 +26,8 @@ export interface Strategy {
    * any form: the protocol layer turns the result into a type-valid value.
    */
   opaqueCell(buf: Buffer, start: number, end: number): string | null;
+  /** `hash` only: the keyed HMAC-SHA-256 of a value, from which typed replacements derive (masking/typed.ts) */
+  readonly digest?: (data: string | Buffer) => Buffer;
 }
 
 /** Set when a profile hashes without a hashKey; see `hashKeyNote`. */
@@ -68,9 +70,11 @@ export function createStrategy(name: MaskWith, hashKey?: string): Strategy {
     case 'hash': {
       const key = hashKey === undefined ? fallbackKey() : Buffer.from(hashKey, 'utf8');
       // same input bytes and key → same output, so masked values still join and group
-      const hex = (data: string | Buffer): string => 'hash:' + createHmac('sha256', key).update(data).digest('hex').slice(0, 16);
+      const digest = (data: string | Buffer): Buffer => createHmac('sha256', key).update(data).digest();
+      const hex = (data: string | Buffer): string => 'hash:' + digest(data).toString('hex', 0, 8);
       return {
         name,
+        digest,
         span: (_kind, value) => hex(value),
         textCell: (_value, buf, start, end) => hex(buf.subarray(start, end)),
         opaqueCell: (buf, start, end) => hex(buf.subarray(start, end)),

@@ -59,6 +59,11 @@ export interface ColumnInfo {
   readonly textLike: boolean;
   /** protocol type name, informative (e.g. 'int4', 'text') */
   readonly typeName?: string;
+  /**
+   * Wire format of the cell bytes, when the protocol knows it. Optional: masking uses it only to
+   * read a non-text-like cell as text (`partial` keeping a date's year); absent means "unknown".
+   */
+  readonly format?: 'text' | 'binary';
 }
 
 /**
@@ -73,6 +78,13 @@ export interface RowPlan {
   readonly cells: readonly (CellMasker | null)[];
   /** names of the rules/detectors that may apply, for audit */
   readonly reasons: readonly string[];
+  /**
+   * Optional, per column: true when every replacement the column's masker returns is a valid
+   * text-format value of the column's type (ColumnInfo.typeName), e.g. 0 for an int4, 1970-01-01
+   * for a date, valid JSON for json. A protocol may then keep it (or encode it in binary format)
+   * instead of replacing it by NULL. Absent or false: only NULL is known to be valid.
+   */
+  readonly typeValid?: readonly boolean[];
 }
 
 export interface ResultMasker {

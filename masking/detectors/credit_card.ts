@@ -1,9 +1,11 @@
 // Payment card numbers: 13–19 digits, optionally grouped by single spaces or dashes, Luhn-checked.
-import { isAsciiDigit, type Detector, type Span } from './detector.js';
+// Loose variant (a column named card_number, cc, pan…): 12–19 digits and Luhn, whatever the first digit.
+import { digitRunLength, isAsciiDigit, looseVariant, type ByteProfile, type Detector, type Span } from './detector.js';
 
 // A maximal run of >= 13 digits joined by at most one separator; windows inside it are tried below.
 // Unbounded but linear: a run is consumed once, and (?<!\d) stops restarts inside it.
 const RUN = /(?<![\d.])\d(?:[ -]?\d){12,}(?![\d])/g;
+const LOOSE_RUN = /(?<![\d.])\d(?:[ -]?\d){11,}(?![\d])/g;
 
 /** Luhn (mod 10) over the ASCII digits of `digits`, which holds digits only. */
 export function luhnValid(digits: string): boolean {
@@ -29,55 +31,103 @@ function plausibleCard(digits: string): boolean {
   return digits.length >= 13 && digits.length <= 19 && first >= 0x32 && first <= 0x36 && luhnValid(digits);
 }
 
-export const creditCard: Detector = {
+function plausibleLoose(digits: string): boolean {
+  return digits.length >= 12 && digits.length <= 19 && luhnValid(digits);
+}
+
+const strict: Detector = {
   name: 'credit_card',
   kind: 'card',
   prefilter(p, buf, start, end) {
     if (p.digits < 13) return false;
-    // 13 digits in one run where digits are joined by at most one space or dash
-    let run = 0;
-    let sep = false;
-    for (let i = start; i < end; i++) {
-      const b = buf[i];
-      if (isAsciiDigit(b)) {
-        if (++run >= 13) return true;
-        sep = false;
-      } else if ((b === 0x20 || b === 0x2d) && !sep && run > 0) {
-        sep = true;
-      } else {
-        run = 0;
-        sep = false;
-      }
-    }
-    return false;
+    return p.runCount < 0 ? cardRunBytes(buf, start, end) : cardRunDigits(p, buf, end);
   },
   find(text: string): Span[] {
     const out: Span[] = [];
     RUN.lastIndex = 0;
-    for (let m = RUN.exec(text); m !== null; m = RUN.exec(text)) findInRun(m[0], m.index, out);
+    for (let m = RUN.exec(text); m !== null; m = RUN.exec(text)) findInRun(m[0], m.index, out, plausibleCard, 13);
     return out;
   },
 };
 
+export const creditCard: Detector = {
+  ...strict,
+  context: ['card number', 'cardnumber', 'card no', 'card num', 'credit card', 'creditcard', 'debit card', 'payment card', 'cc', 'ccnum', 'pan'],
+  loose: looseVariant(
+    strict,
+    (p) => p.digits >= 12,
+    (text, out) => {
+      LOOSE_RUN.lastIndex = 0;
+      for (let m = LOOSE_RUN.exec(text); m !== null; m = LOOSE_RUN.exec(text)) findInRun(m[0], m.index, out, plausibleLoose, 12);
+    },
+  ),
+};
+
+// Necessary condition for find(): 13 digits in one run where digits are joined by at most one space
+// or dash, counted from a group start whose digit is an issuer digit (2–6), so that a millisecond
+// timestamp (17…) never qualifies. Visits the digit runs the profile recorded.
+function cardRunDigits(p: ByteProfile, buf: Buffer, end: number): boolean {
+  let run = 0;
+  let from = -1; // index in the run of the earliest group start with an issuer digit
+  let prevEnd = -2;
+  for (let k = 0; k < p.runCount; k++) {
+    const s = p.runs[k];
+    if (!(s === prevEnd + 1 && (buf[prevEnd] === 0x20 || buf[prevEnd] === 0x2d))) {
+      run = 0;
+      from = -1;
+    }
+    const b = buf[s];
+    if (from < 0 && b >= 0x32 && b <= 0x36) from = run;
+    const len = digitRunLength(buf, s, end);
+    run += len;
+    if (from >= 0 && run - from >= 13) return true;
+    prevEnd = s + len;
+  }
+  return false;
+}
+
+// The same over every byte, when the cell had too many digit runs to record.
+function cardRunBytes(buf: Buffer, start: number, end: number): boolean {
+  let run = 0;
+  let from = -1;
+  let sep = false;
+  for (let i = start; i < end; i++) {
+    const b = buf[i];
+    if (isAsciiDigit(b)) {
+      if ((run === 0 || sep) && from < 0 && b >= 0x32 && b <= 0x36) from = run;
+      run++;
+      if (from >= 0 && run - from >= 13) return true;
+      sep = false;
+    } else if ((b === 0x20 || b === 0x2d) && !sep && run > 0) {
+      sep = true;
+    } else {
+      run = 0;
+      from = -1;
+      sep = false;
+    }
+  }
+  return false;
+}
+
 // Within a run, a card starts and ends on a group boundary (start/end of run or next to a separator),
 // so that "4111 1111 1111 1111 22" still yields the card but a 25-digit id yields nothing.
-function findInRun(run: string, offset: number, out: Span[]): void {
-  const digits = run.replace(/[ -]/g, '');
-  if (plausibleCard(digits)) {
-    out.push([offset, offset + run.length]);
-    return;
-  }
+function findInRun(run: string, offset: number, out: Span[], plausible: (digits: string) => boolean, min: number): void {
   // pos[k] = index in `run` of the k-th digit; a separator sits between k-1 and k when they are not adjacent
   const pos: number[] = [];
   for (let i = 0; i < run.length; i++) if (isAsciiDigit(run.charCodeAt(i))) pos.push(i);
   const n = pos.length;
+  const digits = run.replace(/[ -]/g, '');
+  if (plausible(digits) && printedGroups(pos, 0, n)) {
+    out.push([offset, offset + run.length]);
+    return;
+  }
   let a = 0;
   while (a < n) {
     let found = -1;
     if (a === 0 || pos[a] !== pos[a - 1] + 1) {
-      for (let b = Math.min(n, a + 19); b >= a + 13; b--) {
+      for (let b = Math.min(n, a + 19); b >= a + min; b--) {
         const endsOnBoundary = b === n || pos[b] !== pos[b - 1] + 1;
-        if (endsOnBoundary && plausibleCard(digits.slice(a, b))) {
+        if (endsOnBoundary && plausible(digits.slice(a, b)) && printedGroups(pos, a, b)) {
           found = b;
           break;
         }
@@ -90,4 +140,21 @@ function findInRun(run: string, offset: number, out: Span[]): void {
     out.push([offset + pos[a], offset + pos[found - 1] + 1]);
     a = found;
   }
+}
+
+// Cards are printed unbroken or in groups of 3–6 digits (4-4-4-4, 4-6-5, 4-4-4-4-3): a grouped number
+// with a longer group is something else, e.g. the digit-only start of a UUID ("28304216-2294-4…").
+function printedGroups(pos: readonly number[], a: number, b: number): boolean {
+  let group = 1;
+  let grouped = false;
+  for (let k = a + 1; k < b; k++) {
+    if (pos[k] === pos[k - 1] + 1) {
+      group++;
+    } else {
+      if (group > 6) return false;
+      grouped = true;
+      group = 1;
+    }
+  }
+  return !grouped || group <= 6;
 }

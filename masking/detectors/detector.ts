@@ -23,6 +23,17 @@ export interface Detector {
    * Spans may overlap or repeat; the engine merges them.
    */
   find(text: string): Span[];
+  /**
+   * Words of a column or table name that raise confidence in this entity ("ssn", "phone number"…),
+   * matched as whole words of the name (see masking/names.ts). Only meaningful with `loose`.
+   */
+  readonly context?: readonly string[];
+  /**
+   * The liberal variant used on columns whose name gives enough context (engine: CONTEXT_THRESHOLD).
+   * It finds everything this detector finds plus weaker shapes (an undashed SSN, a bare digit run in a
+   * phone column); its prefilter accepts everything this prefilter accepts.
+   */
+  readonly loose?: Detector;
 }
 
 /** Punctuation offsets remembered per cell; prose rarely has more, and past it we scan everything. */
@@ -36,7 +47,8 @@ export class ByteProfile {
   maxDigitRun = 0;
   /** ASCII capitals, 'B' and 'J' included */
   upper = 0;
-  /** 'B' (Bearer) and 'J' (eyJ…) also counted on their own, for the secret detector */
+  /** 'A' (AKIA…, AIza…), 'B' (Bearer) and 'J' (eyJ…) also counted on their own, for the secret detectors */
+  upperA = 0;
   upperB = 0;
   upperJ = 0;
   at = 0;
@@ -46,6 +58,8 @@ export class ByteProfile {
   eq = 0;
   underscore = 0;
   plus = 0;
+  /** '\\' (JSON and array escapes; not a mark) */
+  backslash = 0;
   /**
    * Offsets (into the buffer) of the punctuation counted above ('@' '.' '-' ':' '=' '_' '+'), so
    * that prefilters looking for a shape around punctuation visit a handful of bytes, not all of
@@ -53,7 +67,16 @@ export class ByteProfile {
    */
   markCount = 0;
   readonly marks = new Int32Array(MAX_MARKS);
+  /**
+   * Offsets of the first digit of each run of ASCII digits, so that digit-shape prefilters (cards,
+   * phones, IBANs) visit the runs, not every byte. -1 when there were more than MAX_RUNS runs.
+   */
+  runCount = 0;
+  readonly runs = new Int32Array(MAX_RUNS);
 }
+
+/** Digit runs remembered per cell. */
+const MAX_RUNS = 32;
 
 /**
  * The k-th position to inspect: the k-th mark, or start + k when marks overflowed. Loop with
@@ -67,13 +90,22 @@ export function markLimit(p: ByteProfile): number {
   return p.markCount < 0 ? p.len : p.markCount;
 }
 
+/** Length of the run of ASCII digits starting at buf[i]. */
+export function digitRunLength(buf: Buffer, i: number, end: number): number {
+  let j = i;
+  while (j < end && buf[j] >= 0x30 && buf[j] <= 0x39) j++;
+  return j - i;
+}
+
 // Byte classes: one table lookup and one counter increment per byte. Class 0 (lowercase letters,
 // spaces, UTF-8 multibyte sequences: everything prose is made of) takes a fast path.
-const OTHER = 0, DIGIT = 1, UPPER = 2, UPPER_B = 3, UPPER_J = 4, AT = 5, DOT = 6, DASH = 7, COLON = 8, EQ = 9,
-  UNDERSCORE = 10, PLUS = 11;
+// Classes from AT on are punctuation marks whose offsets are remembered.
+const OTHER = 0, DIGIT = 1, UPPER = 2, UPPER_B = 3, UPPER_J = 4, UPPER_A = 5, BACKSLASH = 6, AT = 7, DOT = 8, DASH = 9,
+  COLON = 10, EQ = 11, UNDERSCORE = 12, PLUS = 13;
 const CLASS = new Uint8Array(256);
 for (let b = 0x30; b <= 0x39; b++) CLASS[b] = DIGIT;
 for (let b = 0x41; b <= 0x5a; b++) CLASS[b] = UPPER;
+CLASS[0x41] = UPPER_A; // 'A'
 CLASS[0x42] = UPPER_B; // 'B'
 CLASS[0x4a] = UPPER_J; // 'J'
 CLASS[0x40] = AT; // '@'
@@ -83,13 +115,16 @@ CLASS[0x3a] = COLON; // ':'
 CLASS[0x3d] = EQ; // '='
 CLASS[0x5f] = UNDERSCORE; // '_'
 CLASS[0x2b] = PLUS; // '+'
-const counts = new Int32Array(12);
+CLASS[0x5c] = BACKSLASH; // '\\'
+const counts = new Int32Array(14);
 
 /** Fills `p` with the counters of buf[start, end). */
 export function profileBytes(buf: Buffer, start: number, end: number, p: ByteProfile): ByteProfile {
   counts.fill(0);
   const marks = p.marks;
+  const runs = p.runs;
   let nMarks = 0;
+  let nRuns = 0;
   let run = 0;
   let maxRun = 0;
   for (let i = start; i < end; i++) {
@@ -101,6 +136,10 @@ export function profileBytes(buf: Buffer, start: number, end: number, p: BytePro
     counts[c]++;
     if (c === DIGIT) {
       if (++run > maxRun) maxRun = run;
+      if (run === 1) {
+        if (nRuns < MAX_RUNS) runs[nRuns] = i;
+        nRuns++;
+      }
       continue;
     }
     run = 0;
@@ -108,12 +147,14 @@ export function profileBytes(buf: Buffer, start: number, end: number, p: BytePro
     if (c >= AT) nMarks++;
   }
   p.markCount = nMarks > MAX_MARKS ? -1 : nMarks;
+  p.runCount = nRuns > MAX_RUNS ? -1 : nRuns;
   p.len = end - start;
   p.digits = counts[DIGIT];
   p.maxDigitRun = maxRun;
   p.upperB = counts[UPPER_B];
   p.upperJ = counts[UPPER_J];
-  p.upper = counts[UPPER] + p.upperB + p.upperJ;
+  p.upperA = counts[UPPER_A];
+  p.upper = counts[UPPER] + p.upperA + p.upperB + p.upperJ;
   p.at = counts[AT];
   p.dot = counts[DOT];
   p.dash = counts[DASH];
@@ -121,6 +162,7 @@ export function profileBytes(buf: Buffer, start: number, end: number, p: BytePro
   p.eq = counts[EQ];
   p.underscore = counts[UNDERSCORE];
   p.plus = counts[PLUS];
+  p.backslash = counts[BACKSLASH];
   return p;
 }
 
@@ -143,6 +185,29 @@ export function regexSpans(re: RegExp, text: string, out: Span[] = []): Span[] {
 
 export function isAsciiDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
+}
+
+/** Union of the strict detector's results and `extra`, for loose variants. */
+export function looseVariant(
+  strict: Detector,
+  prefilter: Detector['prefilter'],
+  extra: (text: string, out: Span[]) => void,
+): Detector {
+  return {
+    name: strict.name,
+    kind: strict.kind,
+    prefilter: (p, buf, start, end) => strict.prefilter(p, buf, start, end) || prefilter(p, buf, start, end),
+    find(text: string): Span[] {
+      const out = strict.find(text);
+      extra(text, out);
+      return out;
+    },
+  };
+}
+
+/** ASCII letters of `text` in upper case, everything else untouched: same length, same offsets. */
+export function asciiUpper(text: string): string {
+  return text.replace(/[a-z]+/g, (s) => s.toUpperCase());
 }
 
 export function isAsciiAlnum(c: number): boolean {

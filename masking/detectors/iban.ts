@@ -1,6 +1,7 @@
 // IBANs (ISO 13616): country code, two check digits, BBAN; length per country; mod-97 verified.
 // Accepted printed forms: compact (DE89370400440532013000) or with single spaces (DE89 3704 0044 …).
-import { isAsciiAlnum, isAsciiDigit, type Detector, type Span } from './detector.js';
+// Loose variant (a column named iban, bank_account…): lower-case letters too ("de89 3704 …").
+import { asciiUpper, isAsciiAlnum, isAsciiDigit, looseVariant, type ByteProfile, type Detector, type Span } from './detector.js';
 
 // Registry lengths (SWIFT IBAN registry). A known length lets us stop exactly at the end of the IBAN
 // even when the next word is also uppercase ("DE89 3704 0044 0532 0130 00 EUR").
@@ -29,37 +30,74 @@ export function ibanChecksumValid(iban: string): boolean {
   return rem === 1;
 }
 
-export const iban: Detector = {
+const strict: Detector = {
   name: 'iban',
   kind: 'iban',
   prefilter(p, buf, start, end) {
     if (p.upper < 2 || p.digits < 2 || p.len < 15) return false;
-    // the byte pattern [A-Z][A-Z][0-9][0-9] somewhere
-    for (let i = start; i + 3 < end; i++) {
-      const a = buf[i];
-      if (a < 0x41 || a > 0x5a) continue;
-      const b = buf[i + 1];
-      if (b >= 0x41 && b <= 0x5a && isAsciiDigit(buf[i + 2]) && isAsciiDigit(buf[i + 3])) return true;
-    }
-    return false;
+    // the byte pattern [A-Z][A-Z][0-9][0-9]: at the start of a digit run
+    return p.runCount < 0 ? ibanStartBytes(buf, start, end, isAsciiUpper) : ibanStartRuns(p, buf, start, end, isAsciiUpper);
   },
   find(text: string): Span[] {
-    const out: Span[] = [];
-    START.lastIndex = 0;
-    for (let m = START.exec(text); m !== null; m = START.exec(text)) {
-      const len = LENGTHS.get(m[0].slice(0, 2));
-      if (len === undefined) continue;
-      const end = consume(text, m.index, len);
-      if (end < 0) continue;
-      const compact = text.slice(m.index, end).replace(/ /g, '');
-      if (ibanChecksumValid(compact)) {
-        out.push([m.index, end]);
-        START.lastIndex = end;
-      }
-    }
-    return out;
+    return findIbans(text, []);
   },
 };
+
+export const iban: Detector = {
+  ...strict,
+  context: ['iban', 'bank account', 'account number', 'bankaccount'],
+  loose: looseVariant(
+    strict,
+    (p, buf, start, end) => {
+      if (p.digits < 2 || p.len < 15) return false;
+      return p.runCount < 0 ? ibanStartBytes(buf, start, end, isAsciiLetter) : ibanStartRuns(p, buf, start, end, isAsciiLetter);
+    },
+    (text, out) => {
+      const upper = asciiUpper(text);
+      if (upper !== text) findIbans(upper, out);
+    },
+  ),
+};
+
+// Two letters then two digits, looked for where a digit run starts.
+function ibanStartRuns(p: ByteProfile, buf: Buffer, start: number, end: number, letter: (b: number) => boolean): boolean {
+  for (let k = 0; k < p.runCount; k++) {
+    const i = p.runs[k];
+    if (i - 2 >= start && i + 1 < end && isAsciiDigit(buf[i + 1]) && letter(buf[i - 1]) && letter(buf[i - 2])) return true;
+  }
+  return false;
+}
+
+function ibanStartBytes(buf: Buffer, start: number, end: number, letter: (b: number) => boolean): boolean {
+  for (let i = start; i + 3 < end; i++) {
+    if (letter(buf[i]) && letter(buf[i + 1]) && isAsciiDigit(buf[i + 2]) && isAsciiDigit(buf[i + 3])) return true;
+  }
+  return false;
+}
+
+function isAsciiUpper(b: number): boolean {
+  return b >= 0x41 && b <= 0x5a;
+}
+
+function isAsciiLetter(b: number): boolean {
+  return (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7a;
+}
+
+function findIbans(text: string, out: Span[]): Span[] {
+  START.lastIndex = 0;
+  for (let m = START.exec(text); m !== null; m = START.exec(text)) {
+    const len = LENGTHS.get(m[0].slice(0, 2));
+    if (len === undefined) continue;
+    const end = consume(text, m.index, len);
+    if (end < 0) continue;
+    const compact = text.slice(m.index, end).replace(/ /g, '');
+    if (ibanChecksumValid(compact)) {
+      out.push([m.index, end]);
+      START.lastIndex = end;
+    }
+  }
+  return out;
+}
 
 // Takes `len` characters [A-Z0-9] from `from`, allowing one space before any of them; returns the
 // end index when the IBAN is not glued to a following letter or digit, else -1.
@@ -75,4 +113,10 @@ function consume(text: string, from: number, len: number): number {
     taken++;
   }
   return i < text.length && isAsciiAlnum(text.charCodeAt(i)) ? -1 : i;
+}
+
+/** A whole value is an IBAN: known country, registry length, mod 97 (spaces ignored, any case). */
+export function ibanValid(value: string): boolean {
+  const c = value.replace(/ /g, '').toUpperCase();
+  return LENGTHS.get(c.slice(0, 2)) === c.length && /^[A-Z]{2}\d{2}[A-Z0-9]+$/.test(c) && ibanChecksumValid(c);
 }

@@ -94,19 +94,28 @@ export const ipv6: Detector = {
   kind: 'ip',
   prefilter(p, buf, start, end) {
     if (p.colon < 2) return false;
-    // a ':' between hex digits or colons ("fe80::1", "::1"), not the "label: value" colon of prose
+    // "::" somewhere, or one run of hex groups joined by 6+ colons (the full form, possibly ending in
+    // an IPv4). Times ("10:00:00") and "label: value" prose have fewer. Visits the colon marks only.
+    let colons = 0;
+    let prev = -10;
     const lim = markLimit(p);
     for (let k = 0; k < lim; k++) {
       const i = markAt(p, start, k);
       if (buf[i] !== 0x3a) continue;
-      const before = i > start ? buf[i - 1] : 0x3a;
-      const after = i + 1 < end ? buf[i + 1] : 0;
-      if ((isHex(before) || before === 0x3a) && (isHex(after) || after === 0x3a)) return true;
+      if (i === prev + 1) return true; // "::"
+      colons = i - prev <= 5 && hexBetween(buf, prev + 1, i) ? colons + 1 : 1;
+      prev = i;
+      if (colons >= 6) return true;
     }
     return false;
   },
   find: (text: string): Span[] => findIPv6(text),
 };
+
+function hexBetween(buf: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (!isHex(buf[i])) return false;
+  return true;
+}
 
 export const ip: Detector = {
   name: 'ip',

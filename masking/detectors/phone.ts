@@ -2,7 +2,23 @@
 // and common national formats with separators (NANP "(415) 555-2671", "415.555.2671"; trunk-prefixed
 // "030 1234567", "06 12 34 56 78"). Deliberately not matched: bare integers, dates, times, IPv4
 // addresses and card numbers — the group shapes below exclude them.
-import { isAsciiDigit, type Detector, type Span } from './detector.js';
+// Loose variant (a column or table named phone, mobile, tel, fax…): any run of 7 to 15 digits, with
+// an optional '+', one separator between digits and an optional parenthesised area code.
+import { digitRunLength, isAsciiDigit, looseVariant, markAt, markLimit, type ByteProfile, type Detector, type Span } from './detector.js';
+
+const LOOSE_RUN = /(?<![\p{L}\p{N}_.+\/-])\+?(?:\(\d{1,5}\) ?)?\d(?:[ .\/-]?\d){5,16}(?![\p{L}\p{N}_]|[.\/-]\d)/gu;
+
+// Dates are digit runs too; even in a phone column they are not phone numbers.
+const DATE_SHAPE = /^(?:\d{4}([-./])\d{1,2}\1\d{1,2}|\d{1,2}([-./])\d{1,2}\2\d{2,4})$/;
+
+function findLoose(text: string, out: Span[]): void {
+  LOOSE_RUN.lastIndex = 0;
+  for (let m = LOOSE_RUN.exec(text); m !== null; m = LOOSE_RUN.exec(text)) {
+    let digits = 0;
+    for (let i = 0; i < m[0].length; i++) if (isAsciiDigit(m[0].charCodeAt(i))) digits++;
+    if (digits >= 7 && digits <= 15 && !DATE_SHAPE.test(m[0])) out.push([m.index, m.index + m[0].length]);
+  }
+}
 
 // A run is digit groups joined by one separator; a group may be wrapped in parentheses.
 const SEPARATORS = ' .-/';
@@ -19,11 +35,13 @@ interface Group {
   paren: boolean;
 }
 
-export const phone: Detector = {
+const strict: Detector = {
   name: 'phone',
   kind: 'phone',
   // '+' numbers have >= 8 digits; national ones >= 9 (trunk 0 + 8, NANP 10)
-  prefilter: (p, buf, start, end) => (p.plus > 0 ? p.digits >= 8 : p.digits >= 9 && plausibleRun(buf, start, end)),
+  prefilter: (p, buf, start, end) =>
+    (p.plus > 0 && p.digits >= 8 && plusRun(p, buf, start, end)) ||
+    (p.digits >= 9 && (p.runCount < 0 ? plausibleRun(buf, start, end) : plausibleRuns(p, buf, start, end))),
   find(text: string): Span[] {
     const out: Span[] = [];
     let i = 0;
@@ -51,26 +69,28 @@ export const phone: Detector = {
 };
 
 // Necessary condition for find() without '+', on bytes: a run of digit groups joined by up to two
-// separator bytes has >= 9 digits and either a 3-digit group (NANP) or a group starting with 0 at
-// the run start or after a space or '(' (trunk prefix, "00"). Dates (4-2-2, 2-2-4) and times fail.
+// separator bytes holding 9+ digits and a 3-digit group (NANP), or 9+ digits from a group starting
+// with 0 at the run start or after a space or '(' (trunk prefix, "00"). Dates (4-2-2, 2-2-4), times
+// and timestamps ("2024-11-03 09:25:53") fail.
 function plausibleRun(buf: Buffer, start: number, end: number): boolean {
   let digits = 0;
   let group = 0;
-  let shape = false;
+  let has3 = false;
+  let trunkFrom = -1;
   let seps = 0;
   let lastSep = 0x20;
   for (let i = start; i <= end; i++) {
     const b = i < end ? buf[i] : 0;
     if (isAsciiDigit(b)) {
-      if (group === 0 && b === 0x30 && (digits === 0 || lastSep === 0x20 || lastSep === 0x28)) shape = true;
+      if (group === 0 && b === 0x30 && trunkFrom < 0 && (digits === 0 || lastSep === 0x20 || lastSep === 0x28)) trunkFrom = digits;
       group++;
       digits++;
       seps = 0;
       continue;
     }
     if (group > 0) {
-      if (group === 3) shape = true;
-      if (shape && digits >= 9) return true;
+      if (group === 3) has3 = true;
+      if ((has3 && digits >= 9) || (trunkFrom >= 0 && digits - trunkFrom >= 9)) return true;
       group = 0;
     }
     if (digits > 0 && seps < 2 && isSeparatorByte(b)) {
@@ -79,9 +99,94 @@ function plausibleRun(buf: Buffer, start: number, end: number): boolean {
       continue;
     }
     digits = 0;
-    shape = false;
+    has3 = false;
+    trunkFrom = -1;
     seps = 0;
     lastSep = 0x20;
+  }
+  return false;
+}
+
+// plausibleRun over the digit runs the profile recorded: runs joined by 1–2 separator bytes form a
+// candidate number; the same shape rules.
+function plausibleRuns(p: ByteProfile, buf: Buffer, start: number, end: number): boolean {
+  let digits = 0;
+  let has3 = false;
+  let trunkFrom = -1;
+  let prevEnd = -3;
+  // find() skips a number glued to the word before it ("id12-345-6789", uuids) up to the next blank
+  let skipping = false;
+  for (let k = 0; k < p.runCount; k++) {
+    const s = p.runs[k];
+    const len = digitRunLength(buf, s, end);
+    let lastSep = 0x20;
+    let joined = false;
+    if (digits > 0 || skipping) {
+      const gap = s - prevEnd;
+      joined = gap >= 1 && gap <= 2 && isSeparatorByte(buf[prevEnd]) && isSeparatorByte(buf[s - 1]);
+      if (joined) lastSep = buf[s - 1];
+      if (joined && skipping && !isBlankOrParen(buf[prevEnd]) && !isBlankOrParen(buf[s - 1])) {
+        prevEnd = s + len;
+        continue; // still inside the skipped token
+      }
+    }
+    if (!joined || skipping) {
+      digits = 0;
+      has3 = false;
+      trunkFrom = -1;
+      skipping = s > start && gluedStart(buf[s - 1]) && !joined;
+      if (skipping) {
+        prevEnd = s + len;
+        continue;
+      }
+    }
+    // a group glued to a following letter ends every window before it ("8def")
+    if (s + len < end && isWordByte(buf[s + len])) {
+      digits = 0;
+      has3 = false;
+      trunkFrom = -1;
+      skipping = true;
+      prevEnd = s + len;
+      continue;
+    }
+    if (buf[s] === 0x30 && trunkFrom < 0 && (digits === 0 || lastSep === 0x20 || lastSep === 0x28)) trunkFrom = digits;
+    digits += len;
+    if (len === 3) has3 = true;
+    if ((has3 && digits >= 9) || (trunkFrom >= 0 && digits - trunkFrom >= 9)) return true;
+    prevEnd = s + len;
+  }
+  return false;
+}
+
+function isBlankOrParen(b: number): boolean {
+  return b === 0x20 || b === 0x28 || b === 0x29;
+}
+
+function isWordByte(b: number): boolean {
+  return ((b | 0x20) >= 0x61 && (b | 0x20) <= 0x7a) || b === 0x5f;
+}
+
+// Bytes before a number that make find() skip it (see glued(); digits cannot precede a run start).
+function gluedStart(b: number): boolean {
+  return isWordByte(b) || b === 0x2e || b === 0x2d || b === 0x2f || b === 0x2b;
+}
+
+// Necessary condition for a '+' number: 8+ digits in the run of digits, separators and parentheses
+// right after a '+' ("+1 415 555 2671", "+44 (20) 7946 0958"); a "+00" time zone has 2.
+function plusRun(p: ByteProfile, buf: Buffer, start: number, end: number): boolean {
+  const lim = markLimit(p);
+  for (let k = 0; k < lim; k++) {
+    const i = markAt(p, start, k);
+    if (buf[i] !== 0x2b) continue;
+    let digits = 0;
+    for (let j = i + 1; j < end; j++) {
+      const b = buf[j];
+      if (isAsciiDigit(b)) {
+        if (++digits >= 8) return true;
+      } else if (!isSeparatorByte(b)) {
+        break;
+      }
+    }
   }
   return false;
 }
@@ -207,3 +312,9 @@ function isTrunk(g: Group[], a: number, b: number, digits: number): boolean {
   }
   return true;
 }
+
+export const phone: Detector = {
+  ...strict,
+  context: ['phone', 'phonenumber', 'telephone', 'tel', 'mobile', 'mobilephone', 'cellphone', 'cell phone', 'cell number', 'fax', 'msisdn', 'contact number', 'whatsapp'],
+  loose: looseVariant(strict, (p) => p.digits >= 7, findLoose),
+};

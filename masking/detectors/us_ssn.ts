@@ -1,10 +1,22 @@
 // US Social Security numbers written NNN-NN-NNNN, excluding ranges the SSA never issues:
 // area 000, 666 and 900–999; group 00; serial 0000.
-import { isAsciiDigit as d, markAt, markLimit, regexSpans, type Detector, type Span } from './detector.js';
+// Loose variant (a column or table named ssn, social_security…): also undashed "123456789" and the
+// same digits grouped by spaces or dots, with the same range checks.
+import { isAsciiDigit as d, looseVariant, markAt, markLimit, regexSpans, type Detector, type Span } from './detector.js';
 
 const SSN = /(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])/g;
+// the same groups with one consistent separator (or none); not inside a longer number, date or version
+const SSN_LOOSE = /(?<![\d.-])(?!000|666|9\d\d)\d{3}([ .-]?)(?!00)\d{2}\1(?!0000)\d{4}(?![\d-]|\.\d)/g;
 
-export const usSsn: Detector = {
+/** SSA validity of the nine digits of an SSN (any separators ignored). */
+export function ssnValid(value: string): boolean {
+  const digits = value.replace(/\D/g, '');
+  if (digits.length !== 9) return false;
+  const area = digits.slice(0, 3);
+  return area !== '000' && area !== '666' && area[0] !== '9' && digits.slice(3, 5) !== '00' && digits.slice(5) !== '0000';
+}
+
+const strict: Detector = {
   name: 'us_ssn',
   kind: 'ssn',
   prefilter(p, buf, start, end) {
@@ -21,4 +33,10 @@ export const usSsn: Detector = {
     return false;
   },
   find: (text: string): Span[] => regexSpans(SSN, text),
+};
+
+export const usSsn: Detector = {
+  ...strict,
+  context: ['ssn', 'social security', 'socsec', 'tin', 'itin', 'tax id', 'taxpayer id'],
+  loose: looseVariant(strict, (p) => p.digits >= 9, (text, out) => regexSpans(SSN_LOOSE, text, out)),
 };

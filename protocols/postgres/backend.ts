@@ -343,7 +343,7 @@ function planFor(s: PgSession, fields: FieldDescription[], formats: number[]): A
   if (!masker) return null;
   const catalog = s.deps.catalog;
   const cols = describeColumns(fields, formats, (oid) => catalog?.cached(oid));
-  return activate(masker.plan(s.info, cols), cols);
+  return activate(masker.plan(s.info, cols), cols, fields.map((f) => f.typeOid));
 }
 
 /** Stop reading the target until an async lookup finishes, then re-process from the frame at `off`. */

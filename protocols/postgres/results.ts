@@ -4,6 +4,7 @@ import type { CellMasker, ColumnInfo, RowPlan } from '../../src/types.js';
 import { Backend } from './codes.js';
 import type { FieldDescription } from './messages.js';
 import type { TableInfo } from './catalog.js';
+import { encodeBinary } from './typed.js';
 
 /** Types whose text form can never carry free text (numbers, dates, booleans...). */
 const NON_TEXT_TYPES = new Set([
@@ -13,13 +14,28 @@ const NON_TEXT_TYPES = new Set([
 const BINARY_TEXT_TYPES = new Set([25, 1043, 1042, 19, 114, 705, 18]);
 
 const TYPE_NAMES: Record<number, string> = {
-  16: 'bool', 17: 'bytea', 20: 'int8', 21: 'int2', 23: 'int4', 25: 'text', 26: 'oid', 114: 'json', 700: 'float4',
-  701: 'float8', 1042: 'bpchar', 1043: 'varchar', 1082: 'date', 1114: 'timestamp', 1184: 'timestamptz', 1700: 'numeric',
-  2950: 'uuid', 3802: 'jsonb',
+  16: 'bool', 17: 'bytea', 18: 'char', 19: 'name', 20: 'int8', 21: 'int2', 23: 'int4', 25: 'text', 26: 'oid', 114: 'json',
+  650: 'cidr', 700: 'float4', 701: 'float8', 705: 'unknown', 829: 'macaddr', 869: 'inet', 1042: 'bpchar', 1043: 'varchar',
+  1082: 'date', 1083: 'time', 1114: 'timestamp', 1184: 'timestamptz', 1186: 'interval', 1266: 'timetz', 1700: 'numeric',
+  2950: 'uuid', 3802: 'jsonb', 1000: '_bool', 1005: '_int2', 1007: '_int4', 1009: '_text', 1015: '_varchar', 1016: '_int8',
 };
 
+/** Arrays of numbers, dates and the like: their binary form cannot carry free text. */
+const BINARY_NON_TEXT_ARRAYS = new Set([1000, 1005, 1007, 1016, 1021, 1022, 1028, 1115, 1182, 1183, 1185, 1187, 1231, 2951]);
+const JSONB = 3802;
+
+/**
+ * A binary-format column of a type whose layout we do not decode (text arrays, records, domains, citext,
+ * enums, extension types…): its bytes are still scanned as text, and if anything is found the whole cell
+ * becomes NULL — a rewritten piece inside would corrupt the binary layout, and passing it would leak.
+ */
+export function isOpaqueBinary(typeOid: number, format: number): boolean {
+  return format === 1 && typeOid !== JSONB && !BINARY_TEXT_TYPES.has(typeOid) && !NON_TEXT_TYPES.has(typeOid) && !BINARY_NON_TEXT_ARRAYS.has(typeOid);
+}
+
 export function isTextLike(typeOid: number, format: number): boolean {
-  return format === 0 ? !NON_TEXT_TYPES.has(typeOid) : BINARY_TEXT_TYPES.has(typeOid);
+  if (format === 0) return !NON_TEXT_TYPES.has(typeOid);
+  return BINARY_TEXT_TYPES.has(typeOid) || typeOid === JSONB || isOpaqueBinary(typeOid, format);
 }
 
 /** Column descriptions for the masking engine, with source tables resolved through the catalog. */
@@ -38,6 +54,7 @@ export function describeColumns(
       column,
       textLike: isTextLike(f.typeOid, formats[i] ?? 0),
       typeName: TYPE_NAMES[f.typeOid],
+      format: (formats[i] ?? 0) === 0 ? 'text' : 'binary',
     };
   });
 }
@@ -49,22 +66,51 @@ export function resultFormats(codes: readonly number[], n: number): number[] {
   return codes.slice(0, n);
 }
 
-/** A compiled per-result plan: which cells to look at and whether their replacement must be NULL. */
+/** A compiled per-result plan: which cells to look at and how their replacement must be written. */
 export interface ActivePlan {
   cells: readonly (CellMasker | null)[];
   /** per column: a replacement string would not be a valid value of the type, so use NULL */
   nullOnly: readonly boolean[];
+  /** per column: the type OID whose binary form the replacement text must be encoded in, or 0 */
+  binaryType?: readonly number[];
+  /** per column: binary jsonb (a version byte, then JSON text) */
+  jsonbBinary?: readonly boolean[];
   masked: number;
 }
 
-export function activate(plan: RowPlan | null, columns: readonly ColumnInfo[]): ActivePlan | null {
+/**
+ * Text-like columns take any replacement. Other types keep the engine's replacement when it says the value
+ * is valid for the type (0 for an int4, 1970-01-01 for a date…), encoded in binary when the column is
+ * binary; otherwise they become NULL, the one value valid for every type.
+ */
+export function activate(
+  plan: RowPlan | null,
+  columns: readonly ColumnInfo[],
+  typeOids?: readonly number[],
+): ActivePlan | null {
   if (!plan || !plan.cells.some((c) => c !== null)) return null;
-  return { cells: plan.cells, nullOnly: columns.map((c) => !c.textLike), masked: 0 };
+  const binary = (i: number): boolean => columns[i]!.format === 'binary';
+  const nullOnly = columns.map(
+    (c, i) => (!c.textLike && !(plan.typeValid?.[i] ?? false)) || (binary(i) && isOpaqueBinary(typeOids?.[i] ?? 0, 1)),
+  );
+  let binaryType: number[] | undefined;
+  let jsonbBinary: boolean[] | undefined;
+  columns.forEach((c, i) => {
+    if (!binary(i)) return;
+    const oid = typeOids?.[i] ?? 0;
+    if (oid === JSONB) {
+      (jsonbBinary ??= new Array<boolean>(columns.length).fill(false))[i] = true;
+      (binaryType ??= new Array<number>(columns.length).fill(0))[i] = JSONB;
+    } else if (!c.textLike && !nullOnly[i]) {
+      (binaryType ??= new Array<number>(columns.length).fill(0))[i] = oid || -1;
+    }
+  });
+  return { cells: plan.cells, nullOnly, binaryType, jsonbBinary, masked: 0 };
 }
 
 // Scratch for measureMaskedRow/writeMaskedRow, reused across rows (the gateway is single-threaded).
 let rowCells = 0;
-let outCells: (string | null | undefined)[] = [];
+let outCells: (string | Buffer | null | undefined)[] = [];
 let cellStarts: number[] = [];
 let cellEnds: number[] = [];
 
@@ -92,15 +138,17 @@ export function measureMaskedRow(buf: Buffer, start: number, end: number, plan: 
     if (cellEnd > end) throw new RangeError('DataRow cell past the end of the message');
     cellStarts[i] = cellStart;
     cellEnds[i] = len < 0 ? -1 : cellEnd;
-    let out: string | null | undefined;
+    let out: string | Buffer | null | undefined;
     const m = i < cells.length ? cells[i] : null;
     if (m && len >= 0) {
-      out = m(buf, cellStart, cellEnd);
+      // binary jsonb: skip the version byte; the replacement is re-encoded with it below
+      out = plan.jsonbBinary?.[i] && len > 0 ? m(buf, cellStart + 1, cellEnd) : m(buf, cellStart, cellEnd);
       if (out !== undefined) {
         if (out !== null && plan.nullOnly[i]) out = null;
+        else if (out !== null && plan.binaryType && plan.binaryType[i]) out = encodeBinary(plan.binaryType[i]!, out);
         changed = true;
         plan.masked++;
-        delta += (out === null ? 0 : Buffer.byteLength(out, 'utf8')) - len;
+        delta += (out === null ? 0 : typeof out === 'string' ? Buffer.byteLength(out, 'utf8') : out.length) - len;
       }
     }
     outCells[i] = out;
@@ -132,10 +180,13 @@ export function writeMaskedRow(buf: Buffer, start: number, target: Buffer, at: n
     } else if (out === null) {
       target.writeInt32BE(-1, w);
       w += 4;
-    } else {
+    } else if (typeof out === 'string') {
       const bytes = target.write(out, w + 4, 'utf8');
       target.writeInt32BE(bytes, w);
       w += 4 + bytes;
+    } else {
+      target.writeInt32BE(out.length, w);
+      w += 4 + out.copy(target, w + 4);
     }
   }
   void start;

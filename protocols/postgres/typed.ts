@@ -42,6 +42,7 @@ const ENCODERS: Record<number, Encoder> = {
   },
   1114: (t) => timestamp(t), // timestamp
   1184: (t) => timestamp(t), // timestamptz
+  3802: (t) => Buffer.concat([Buffer.from([1]), Buffer.from(t, 'utf8')]), // jsonb: version 1 · text
   2950: (t) => {
     const hex = t.replace(/-/g, '');
     return /^[0-9a-fA-F]{32}$/.test(hex) ? Buffer.from(hex, 'hex') : null;

@@ -4,6 +4,7 @@
 import type { Config, ConnectionConfig } from '../config/schema.js';
 import type { Command, Decision, Policy, SessionInfo } from '../types.js';
 import { type CompiledRule, appliesToSession, compileRule, globToRegExp, matchNonSql, matchSql, type NonSqlCommand } from './rules.js';
+import { analyzeCommand, type CommandAnalysis } from './command.js';
 import { analyzeSql } from './sql/analyze.js';
 import type { SqlAnalysis, StatementAnalysis } from './sql/types.js';
 
@@ -23,6 +24,8 @@ interface ConnectionRules {
 export interface PolicyExplanation {
   decision: Decision;
   analysis?: SqlAnalysis;
+  /** exec commands: the argv analysis `when.command` rules are matched against */
+  command?: CommandAnalysis;
   /** every rule that matched, plus built-ins that applied (fallback, function-call, forwarding, unknown-connection) */
   matched: string[];
 }
@@ -87,12 +90,18 @@ export class GuardrailPolicy implements Policy {
   /** The decision with its reasons, uncached (`portcullis policy test`). */
   explain(session: SessionInfo, cmd: Command): PolicyExplanation {
     const matched: string[] = [];
-    const out = this.evaluate(session, cmd, matched);
+    const command = cmd.kind === 'exec' ? analyzeCommand(cmd.command) : undefined;
+    const out = this.evaluate(session, cmd, matched, command);
     const unique = [...new Set(matched)];
-    return out.analysis ? { decision: out.decision, analysis: out.analysis, matched: unique } : { decision: out.decision, matched: unique };
+    return {
+      decision: out.decision,
+      ...(out.analysis ? { analysis: out.analysis } : {}),
+      ...(command ? { command } : {}),
+      matched: unique,
+    };
   }
 
-  private evaluate(session: SessionInfo, cmd: Command, trace: string[] | null): { decision: Decision; analysis?: SqlAnalysis } {
+  private evaluate(session: SessionInfo, cmd: Command, trace: string[] | null, command?: CommandAnalysis): { decision: Decision; analysis?: SqlAnalysis } {
     const entry = this.connections.get(session.connection);
     if (!entry) {
       trace?.push('unknown-connection');
@@ -102,7 +111,7 @@ export class GuardrailPolicy implements Policy {
       const analysis = analyzeSql(cmd.text, cmd.lexer ?? { dialect: cmd.dialect });
       return { decision: this.judgeSql(session, entry, analysis, trace), analysis };
     }
-    return { decision: this.judgeOther(session, entry, cmd, trace) };
+    return { decision: this.judgeOther(session, entry, cmd, trace, command) };
   }
 
   private sessionKey(session: SessionInfo): string {
@@ -142,17 +151,25 @@ export class GuardrailPolicy implements Policy {
     return v;
   }
 
-  private judgeOther(session: SessionInfo, entry: ConnectionRules, cmd: NonSqlCommand, trace: string[] | null): Decision {
+  private judgeOther(session: SessionInfo, entry: ConnectionRules, cmd: NonSqlCommand, trace: string[] | null, command?: CommandAnalysis): Decision {
     let v: Verdict | null = null;
     let waived = false;
+    // the argv analysis, only when a `command` rule needs it (cached by text)
+    let analysis = command;
     for (const r of entry.rules) {
-      if (!appliesToSession(r, session) || !matchNonSql(r, cmd)) continue;
+      if (!appliesToSession(r, session)) continue;
+      if (r.command && cmd.kind === 'exec') analysis ??= analyzeCommand(cmd.command);
+      if (!matchNonSql(r, cmd, analysis)) continue;
       trace?.push(r.name);
       if (r.action === 'allow') {
         if (r.statements) waived = true;
         continue;
       }
       v = worse(v, verdict(r, nonSqlPhrase(cmd, r.action)));
+    }
+    if (cmd.kind === 'exec' && analysis?.incomplete && !waived && v?.level !== 2 && entry.rules.some((r) => r.command && appliesToSession(r, session))) {
+      // a cap cut the analysis short: a `command` rule may not have seen every command
+      v = worse(v, fallback(entry.conn, `command cannot be fully analysed (${analysis.unparseable ?? 'incomplete'})`, trace));
     }
     if (cmd.kind === 'function-call' && !waived && v?.level !== 2) {
       // lo_import/lo_export and friends arrive this way; nothing in them can be analysed

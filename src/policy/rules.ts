@@ -1,6 +1,7 @@
 // Guardrail rules compiled once at config load (regexes, globs, sets), and matched per statement.
 import type { GuardrailConfig } from '../config/schema.js';
 import type { SessionInfo } from '../types.js';
+import { commandMatches, type CommandAnalysis } from './command.js';
 import { KNOWN_VERBS } from './sql/classify.js';
 import { SQL_CATEGORIES, type StatementAnalysis } from './sql/types.js';
 
@@ -18,6 +19,7 @@ export interface CompiledRule {
   readonly groups?: ReadonlySet<string>;
   readonly users?: ReadonlySet<string>;
   readonly protocols?: ReadonlySet<string>;
+  /** tested against the raw command line and the argv forms of its simple commands (see command.ts) */
   readonly command?: RegExp;
   readonly forward?: RegExp;
   /** has a key only SQL statements can satisfy */
@@ -143,7 +145,8 @@ export type NonSqlCommand =
   | { kind: 'forward'; host: string; port: number }
   | { kind: 'function-call' };
 
-export function matchNonSql(r: CompiledRule, cmd: NonSqlCommand): boolean {
+/** `analysis`: the exec command's analysis when the caller has it (computed, and cached, otherwise). */
+export function matchNonSql(r: CompiledRule, cmd: NonSqlCommand, analysis?: CommandAnalysis): boolean {
   if (r.sqlOnly) return false;
   if (r.command && cmd.kind !== 'exec') return false;
   if (r.forward && cmd.kind !== 'forward') return false;
@@ -151,7 +154,7 @@ export function matchNonSql(r: CompiledRule, cmd: NonSqlCommand): boolean {
     const named = r.statements.has(cmd.kind) || (cmd.kind === 'subsystem' && r.statements.has(cmd.name.toLowerCase()));
     if (!named) return false;
   }
-  if (r.command && cmd.kind === 'exec' && !r.command.test(cmd.command)) return false;
+  if (r.command && cmd.kind === 'exec' && !commandMatches(r.command, cmd.command, analysis)) return false;
   if (r.forward && cmd.kind === 'forward' && !r.forward.test(`${cmd.host}:${cmd.port}`)) return false;
   return true;
 }
