@@ -206,8 +206,12 @@ function processUpstream(s: PgSession, buf: Buffer, start: number, end: number):
         if (s.copy?.plan && s.copy.format) {
           if (s.copy.skipHeader) s.copy.skipHeader = false;
           else {
+            const before = s.copy.plan.masked;
             const row = maskCopyRow(buf, off, next, s.copy.plan, s.copy.format);
-            if (row) replace(off, next, row);
+            if (row) {
+              replace(off, next, row);
+              if (head?.t === 'E' || head?.t === 'Q') head.masked += s.copy.plan.masked - before;
+            }
           }
         }
         break;

@@ -75,6 +75,24 @@ describe('masking beyond plain rows', () => {
   });
 });
 
+describe('masked cells are counted in the audit', () => {
+  it('for rows and for COPY output', async () => {
+    const r = await run(
+      pgBin('psql'),
+      ['-X', `host=127.0.0.1 port=${gw.port} user=alice dbname=app-db sslmode=disable`, '-c', 'SELECT email AS counted_rows FROM contacts', '-c', '\\copy contacts TO STDOUT'],
+      { env: { PGPASSWORD: 'alice-pw' }, timeoutMs: 30_000 },
+    );
+    expect(r.code).toBe(0);
+    const events = gw.audit.events(undefined, 100_000);
+    const masked = (text: RegExp): number | undefined => {
+      const d = events.find((e) => e.kind === 'decision' && text.test(e.text ?? ''));
+      return events.find((e) => e.kind === 'complete' && e.sessionId === d?.sessionId && e.commandId === d?.commandId)?.maskedCells;
+    };
+    expect(masked(/counted_rows/)).toBeGreaterThanOrEqual(2);
+    expect(masked(/^COPY\s+contacts\s+TO\s+STDOUT/i)).toBeGreaterThanOrEqual(2);
+  });
+});
+
 describe('type-valid replacements for non-text columns', () => {
   let gw2: TestGateway;
   beforeAll(async () => {
