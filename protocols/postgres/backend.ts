@@ -158,8 +158,21 @@ function processUpstream(s: PgSession, buf: Buffer, start: number, end: number):
       case Backend.ParameterDescription:
         break;
       case Backend.ParseComplete:
-      case Backend.BindComplete: // nothing to track: the portal was recorded when Bind was sent
+        if (head?.t === 'P') {
+          s.ops.shift();
+          if (head.stmt) {
+            s.statements.set(head.name, head.stmt);
+            if (s.pendingStatements.get(head.name) === head.stmt) s.pendingStatements.delete(head.name);
+          }
+        }
+        break;
       case Backend.CloseComplete:
+        if (head?.t === 'C') {
+          s.ops.shift();
+          if (head.statement !== undefined) s.statements.delete(head.statement);
+        }
+        break;
+      case Backend.BindComplete: // nothing to track: the portal was recorded when Bind was sent
         s.ops.shift();
         break;
       case Backend.CommandComplete:
@@ -209,7 +222,15 @@ function processUpstream(s: PgSession, buf: Buffer, start: number, end: number):
             const before = s.copy.plan.masked;
             const row = maskCopyRow(buf, off, next, s.copy.plan, s.copy.format);
             if (row) {
-              replace(off, next, row);
+              // into the chunk's buffer, like rewritten DataRows
+              if (!rows.open) {
+                if (pass < off) out.push(buf.subarray(pass, off));
+                rows.begin(end - off + 256);
+              } else if (pass < off) {
+                rows.copy(buf, pass, off);
+              }
+              rows.copy(row, 0, row.length);
+              pass = next;
               if (head?.t === 'E' || head?.t === 'Q') head.masked += s.copy.plan.masked - before;
             }
           }
@@ -231,8 +252,13 @@ function processUpstream(s: PgSession, buf: Buffer, start: number, end: number):
           head.error ??= fields.get('M');
         } else if (head && head.t !== 'S') {
           if (head.t === 'E') auditExecute(s, head, undefined, fields.get('M') ?? 'error');
-          // After an error the target skips everything up to Sync.
-          while (s.ops.length && s.ops[0]!.t !== 'S') s.ops.shift();
+          // After an error the target skips everything up to Sync: Parses that never completed are forgotten.
+          while (s.ops.length && s.ops[0]!.t !== 'S') {
+            const skipped = s.ops.shift()!;
+            if (skipped.t === 'P' && skipped.stmt && s.pendingStatements.get(skipped.name) === skipped.stmt) {
+              s.pendingStatements.delete(skipped.name);
+            }
+          }
         }
         s.qPlan = null;
         s.copy = null;

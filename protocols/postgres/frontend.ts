@@ -16,7 +16,8 @@ import {
 } from './messages.js';
 import { errors } from './errors.js';
 import { copyFormat } from './results.js';
-import type { Blocked, Op, Portal } from './ops.js';
+import type { Blocked, Op, Portal, Statement } from './ops.js';
+import { isUnsafeEncoding } from './select.js';
 import type { PgSession } from './session.js';
 
 /** A statement we substitute for a blocked Parse: it fails at Parse, and we rewrite the error. */
@@ -83,16 +84,18 @@ function processClient(s: PgSession, buf: Buffer, end: number): void {
         if (decision.action !== 'allow') {
           op.blocked = blockedOf(decision);
           replace(off, next, encodeParse(p.name, FAILING_STATEMENT, p.paramTypes));
-          s.statements.delete(p.name);
         } else {
-          s.statements.set(p.name, { text: p.query, analysis });
+          // Committed to s.statements only when the target answers ParseComplete: a Parse it rejects (a name
+          // already in use…) must not replace what the name really means on the target.
+          op.stmt = { text: p.query, analysis };
+          s.pendingStatements.set(p.name, op.stmt);
         }
         s.ops.push(op);
         break;
       }
       case Frontend.Bind: {
         const b = decodeBind(r);
-        const stmt = s.statements.get(b.statement) ?? { text: '', analysis: null, fields: undefined };
+        const stmt = lookupStatement(s, b.statement) ?? { text: '', analysis: null, fields: undefined };
         const portal: Portal = { bound: ++s.bindSeq, stmt, formatCodes: b.resultFormats };
         if (stmt.fields !== undefined) portal.fields = stmt.fields;
         s.portals.set(b.portal, portal);
@@ -120,9 +123,13 @@ function processClient(s: PgSession, buf: Buffer, end: number): void {
       }
       case Frontend.Close: {
         const c = decodeTarget(r);
-        if (c.kind === 'S') s.statements.delete(c.name);
-        else s.portals.delete(c.name);
-        s.ops.push({ t: 'C' });
+        if (c.kind === 'S') {
+          s.pendingStatements.delete(c.name);
+          s.ops.push({ t: 'C', statement: c.name });
+        } else {
+          s.portals.delete(c.name);
+          s.ops.push({ t: 'C' });
+        }
         break;
       }
       case Frontend.Sync:
@@ -170,15 +177,30 @@ function analyze(s: PgSession, text: string): SqlAnalysis {
   return analyzeSql(text, { dialect: 'postgres', standardConformingStrings: s.standardConformingStrings });
 }
 
+/** The statement a name means once everything sent so far has been answered. */
+function lookupStatement(s: PgSession, name: string): Statement | undefined {
+  return s.pendingStatements.get(name) ?? s.statements.get(name);
+}
+
 function decideSql(s: PgSession, text: string, via: 'query' | 'prepare', analysis: SqlAnalysis): Decision {
-  const d = decide(s, {
+  const cmd = (scs: boolean): Command => ({
     kind: 'sql',
     dialect: 'postgres',
     text,
     via,
-    lexer: { dialect: 'postgres', standardConformingStrings: s.standardConformingStrings },
+    lexer: { dialect: 'postgres', standardConformingStrings: scs },
   });
-  if (d.action !== 'allow' || !s.deps.masker) return d;
+  let d = decide(s, cmd(s.standardConformingStrings));
+  // A SET standard_conforming_strings pipelined ahead of this text changes how the target reads its
+  // backslashes before the gateway hears of it: judge both readings, most restrictive wins.
+  if (text.includes('\\')) {
+    const other = decide(s, cmd(!s.standardConformingStrings));
+    if (RANK[other.action] > RANK[d.action]) d = other;
+  }
+  if (d.action !== 'allow') return d;
+  const encoding = encodingChange(analysis);
+  if (encoding) return { action: 'block', rule: 'client-encoding', message: encoding };
+  if (!s.deps.masker) return d;
   // COPY output whose rows cannot be split safely (binary, exotic options) is refused, never passed unmasked.
   for (const st of analysis.statements) {
     for (const inner of [st, ...(st.inner ?? [])]) {
@@ -189,6 +211,29 @@ function decideSql(s: PgSession, text: string, via: 'query' | 'prepare', analysi
     }
   }
   return d;
+}
+
+const RANK = { allow: 0, review: 1, block: 2 } as const;
+const SET_ENCODING = /^set\s+(?:session\s+|local\s+)?(?:client_encoding|names)\b\s*(?:to\b|=)?\s*(.*?)\s*;?$/;
+
+/**
+ * The lexer must read text in the encoding the target will: a client may not switch to one where a quote
+ * byte can hide inside a multibyte character (SJIS, BIG5, GBK…), nor through set_config() at all.
+ */
+function encodingChange(analysis: SqlAnalysis): string | null {
+  for (const st of analysis.statements) {
+    if (st.functions.includes('set_config') && /client_encoding/i.test(st.text)) {
+      return 'client_encoding cannot be changed with set_config() through portcullis; use SET client_encoding';
+    }
+    if (st.verb !== 'set') continue;
+    const m = SET_ENCODING.exec(st.text);
+    if (!m) continue;
+    const value = m[1]!.replace(/^['"]|['"]$/g, '');
+    if (!/^[a-z0-9_-]+$/i.test(value) || isUnsafeEncoding(value)) {
+      return `client_encoding ${value} is not supported through portcullis (a quote byte can hide in its multibyte characters)`;
+    }
+  }
+  return null;
 }
 
 function decide(s: PgSession, cmd: Command): Decision {

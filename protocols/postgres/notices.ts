@@ -8,6 +8,17 @@ import { Writer } from './bytes.js';
 const TEXT_FIELDS = ['M', 'D', 'H', 'W', 'q'];
 
 const KEY_DETAIL = /^(Key \((.*?)\)=\()(.*)(\)[^)]*)$/s;
+/**
+ * Messages that quote the input they failed on (`invalid input syntax for type integer: "…"`, `value "…" is out of
+ * range for type…`, `Token "…" is invalid.`, `JSON data, line 1: …`): the value may come from a masked column
+ * (`SELECT note::int`), which content detection alone does not know — the quoted value is always redacted.
+ */
+const ECHOED_VALUE = [
+  /^(.*: )"(.*)"$/s, // PostgreSQL's convention for echoing input: a trailing `: "value"`
+  /^(value )"(.*)"( is out of range for type .*)$/s,
+  /^(Token )"(.*)"( is invalid\.?)$/s,
+  /^(JSON data, line \d+: )(.*)$/s,
+];
 const FAILING_ROW = /^(Failing row contains \()(.*)(\)\.?)$/s;
 
 export const REDACTED_VALUES = '[REDACTED]';
@@ -43,6 +54,16 @@ export function maskNoticeFields(fields: Map<string, string>, m: CellMasker | nu
       else masked = maskText(m, v);
     } else {
       masked = maskText(m, v);
+    }
+    if (k === 'M' || k === 'D' || k === 'W') {
+      for (const re of ECHOED_VALUE) {
+        const e = re.exec(masked);
+        if (e) {
+          masked = `${e[1]}"${REDACTED_VALUES}"${e[3] ?? ''}`;
+          if (re === ECHOED_VALUE[3]) masked = `${e[1]}${REDACTED_VALUES}`;
+          break;
+        }
+      }
     }
     if (masked !== v) {
       out ??= new Map(fields);

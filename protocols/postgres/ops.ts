@@ -30,9 +30,9 @@ export interface Portal {
 /** A command sent to the target whose answer has not fully arrived, tagged by its frontend message. */
 export type Op =
   | { t: 'Q'; bindSeq?: number; cmdId: number; started: number; blocked?: Blocked; analysis: SqlAnalysis | null; index: number; rows: number; error?: string; masked: number }
-  | { t: 'P'; name: string; blocked?: Blocked }
+  | { t: 'P'; name: string; stmt?: Statement; blocked?: Blocked }
   | { t: 'B' }
   | { t: 'D'; stmt?: Statement; portal?: Portal; injected: boolean }
   | { t: 'E'; portal: Portal; started: number; rows: number; masked: number }
-  | { t: 'C' }
+  | { t: 'C'; statement?: string }
   | { t: 'S'; bindSeq: number };

@@ -43,6 +43,8 @@ export class PgSession {
   noticeMasker: CellMasker | null | undefined = undefined;
   readonly ops: Op[] = [];
   readonly statements = new Map<string, Statement>();
+  /** Parsed, not yet confirmed by ParseComplete (latest Parse per name) */
+  readonly pendingStatements = new Map<string, Statement>();
   readonly portals = new Map<string, Portal>();
   readonly copyTableColumns = new Map<string, string[]>();
   readonly trace: boolean;

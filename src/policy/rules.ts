@@ -12,6 +12,8 @@ export interface CompiledRule {
   readonly statements?: ReadonlySet<string>;
   readonly categories?: ReadonlySet<string>;
   readonly tables?: readonly RegExp[];
+  /** per table glob: its part after the last dot when it names a schema, else null */
+  readonly tableParts?: readonly (RegExp | null)[];
   readonly whereMissing: boolean;
   readonly functions?: ReadonlySet<string>;
   readonly risky?: boolean;
@@ -71,7 +73,12 @@ export function compileRule(g: GuardrailConfig, warnings: string[]): CompiledRul
     ...(g.message !== undefined ? { message: g.message } : {}),
     ...(statements ? { statements } : {}),
     ...(categories ? { categories } : {}),
-    ...(w.tables ? { tables: w.tables.map(globToRegExp) } : {}),
+    ...(w.tables
+      ? {
+          tables: w.tables.map(globToRegExp),
+          tableParts: w.tables.map((t) => (t.includes('.') ? globToRegExp(t.slice(t.lastIndexOf('.') + 1)) : null)),
+        }
+      : {}),
     whereMissing: w.where === 'missing',
     ...(w.functions ? { functions: lower(w.functions) } : {}),
     ...(w.risky !== undefined ? { risky: w.risky } : {}),
@@ -97,11 +104,22 @@ export function appliesToSession(r: CompiledRule, s: SessionInfo): boolean {
   return true;
 }
 
-function tableMatches(globs: readonly RegExp[], s: StatementAnalysis): string | undefined {
+/**
+ * A table matches a glob as written, by its bare name, and as `schema.table` when written `db.schema.table`.
+ * search_path is not known, so a bare name also matches a schema-qualified glob by its table part
+ * (`public.salaries` catches `salaries`; `hr.*` catches every unqualified table): it errs toward matching.
+ */
+function tableMatches(globs: readonly RegExp[], tableParts: readonly (RegExp | null)[], s: StatementAnalysis): string | undefined {
   for (const name of [...s.tables.written, ...s.tables.read]) {
-    const dot = name.lastIndexOf('.');
-    const bare = dot >= 0 ? name.slice(dot + 1) : name;
-    if (globs.some((g) => g.test(name) || g.test(bare))) return name;
+    const parts = name.split('.');
+    const bare = parts[parts.length - 1]!;
+    const schemaTable = parts.length >= 3 ? parts.slice(-2).join('.') : name;
+    for (let i = 0; i < globs.length; i++) {
+      const g = globs[i]!;
+      if (g.test(name) || g.test(bare) || g.test(schemaTable)) return name;
+      const tp = tableParts[i];
+      if (parts.length === 1 && tp && tp.test(bare)) return name;
+    }
   }
   return undefined;
 }
@@ -117,7 +135,7 @@ export function matchSql(r: CompiledRule, s: StatementAnalysis): SqlMatch | null
   if (r.command || r.forward) return null;
   if (r.statements && !r.statements.has(s.verb)) return null;
   if (r.categories && !r.categories.has(s.category)) return null;
-  const table = r.tables ? tableMatches(r.tables, s) : undefined;
+  const table = r.tables ? tableMatches(r.tables, r.tableParts ?? [], s) : undefined;
   if (r.tables && table === undefined) return null;
   const whereless = (s.verb === 'update' || s.verb === 'delete') && (s.where === 'missing' || s.where === 'trivial');
   if (r.whereMissing && !whereless) return null;

@@ -66,8 +66,23 @@ export function clearSqlCache(): void {
   youngChars = 0;
 }
 
+/** Deeper parenthesis nesting than any real query has: refused (unknown → fallback) rather than analysed. */
+const MAX_PAREN_DEPTH = 200;
+
+function tooDeep(lex: LexResult): boolean {
+  let d = 0;
+  for (const t of lex.tokens) {
+    if (t.kind !== 'op') continue;
+    if (t.value === '(') {
+      if (++d > MAX_PAREN_DEPTH) return true;
+    } else if (t.value === ')' && d > 0) d--;
+  }
+  return false;
+}
+
 function analyzeUncached(text: string, settings: SqlLexerSettings, depth: number, startInExec = false): SqlAnalysis {
   const base = lexSql(text, settings, { startInExec });
+  if (tooDeep(base)) return { statements: [], error: `parentheses nested deeper than ${MAX_PAREN_DEPTH}` };
   const parts = [analyzeLex(text, settings, base, depth)];
   if (settings.dialect === 'mysql' && base.versioned.length > 0) parts.push(...versionReadings(text, settings, base, depth, startInExec));
   const out = union(parts);

@@ -57,6 +57,15 @@ function untrustedLanguage(ctx: Ctx, from: number, to: number): boolean {
   return v === 'c' || v === 'internal' || (v.startsWith('pl') && v.endsWith('u'));
 }
 
+/** `AS '…'` / `AS $$…$$` (a string body), as opposed to BEGIN ATOMIC or RETURN expr. */
+function hasStringBody(ctx: Ctx, from: number, to: number): boolean {
+  const { toks } = ctx;
+  for (let i = from; i < to; i++) {
+    if (isWord(toks[i], 'as') && toks[i + 1]?.kind === 'string') return true;
+  }
+  return false;
+}
+
 export function classifyCreate(ctx: Ctx, acc: Acc, a: number, to: number): void {
   const { toks } = ctx;
   const k = objectWord(ctx, a + 1, to);
@@ -66,8 +75,17 @@ export function classifyCreate(ctx: Ctx, acc: Acc, a: number, to: number): void 
     acc.category = 'privilege';
     return;
   }
+  if (kind === 'rule' && ctx.pg) {
+    // CREATE RULE … DO [ALSO|INSTEAD] <actions>: the actions run later, on other statements — unseen here.
+    acc.opaque = true;
+    scanRefs(ctx, k + 1, to, acc);
+    return;
+  }
   if (ROUTINES.has(kind)) {
-    // The body is analysed separately (split.ts); here only the target of a trigger.
+    // The body is analysed separately (split.ts) when it is SQL-standard (BEGIN ATOMIC / MySQL compound).
+    // A PostgreSQL body given as a string ($$…$$ or '…') runs later, when called, where a call looks like a
+    // read: it cannot be judged here, so the statement is opaque and takes the connection's fallback.
+    if (ctx.pg && (kind === 'function' || kind === 'procedure') && hasStringBody(ctx, k, to)) acc.opaque = true;
     if (kind === 'trigger') {
       const on = findTopWord(ctx, k, to, 'on');
       const n = on >= 0 ? readName(ctx, on + 1, to) : null;
