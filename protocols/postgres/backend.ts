@@ -281,6 +281,8 @@ function processUpstream(s: PgSession, buf: Buffer, start: number, end: number):
         }
         s.qPlan = null;
         s.copy = null;
+        // everything sent has been answered: ParameterStatus told us any new standard_conforming_strings
+        if (s.ops.length === 0) s.scsChangeInFlight = false;
         // Portals live until their transaction ends (idle again), not until the next ReadyForQuery; those
         // bound in a pipeline after this Sync belong to the next transaction and stay.
         if (s.txStatus === 0x49 && s.portals.size > 0) {

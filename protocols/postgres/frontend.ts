@@ -191,12 +191,13 @@ function decideSql(s: PgSession, text: string, via: 'query' | 'prepare', analysi
     lexer: { dialect: 'postgres', standardConformingStrings: scs },
   });
   let d = decide(s, cmd(s.standardConformingStrings));
-  // A SET standard_conforming_strings pipelined ahead of this text changes how the target reads its
-  // backslashes before the gateway hears of it: judge both readings, most restrictive wins.
-  if (text.includes('\\')) {
+  // A change of standard_conforming_strings sent ahead of this text and not answered yet changes how the
+  // target reads its backslashes before the gateway hears of it: judge both readings, most restrictive wins.
+  if (s.scsChangeInFlight && text.includes('\\')) {
     const other = decide(s, cmd(!s.standardConformingStrings));
     if (RANK[other.action] > RANK[d.action]) d = other;
   }
+  if (mayChangeScs(text)) s.scsChangeInFlight = true;
   if (d.action !== 'allow') return d;
   const encoding = encodingChange(analysis);
   if (encoding) return { action: 'block', rule: 'client-encoding', message: encoding };
@@ -214,6 +215,11 @@ function decideSql(s: PgSession, text: string, via: 'query' | 'prepare', analysi
 }
 
 const RANK = { allow: 0, review: 1, block: 2 } as const;
+
+/** SET/RESET/set_config of standard_conforming_strings, RESET ALL, DISCARD ALL: any spelling, any case. */
+function mayChangeScs(text: string): boolean {
+  return /standard_conforming_strings|reset\s+all|discard\s+all|set_config/i.test(text);
+}
 const SET_ENCODING = /^set\s+(?:session\s+|local\s+)?(?:client_encoding|names)\b\s*(?:to\b|=)?\s*(.*?)\s*;?$/;
 
 /**

@@ -43,6 +43,8 @@ export class PgSession {
   noticeMasker: CellMasker | null | undefined = undefined;
   readonly ops: Op[] = [];
   readonly statements = new Map<string, Statement>();
+  /** a statement that may change standard_conforming_strings was sent and not yet answered */
+  scsChangeInFlight = false;
   /** Parsed, not yet confirmed by ParseComplete (latest Parse per name) */
   readonly pendingStatements = new Map<string, Statement>();
   readonly portals = new Map<string, Portal>();

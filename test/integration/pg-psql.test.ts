@@ -74,6 +74,10 @@ describe('psql through the gateway', () => {
     const r = await psql([dsn(), '-At', '-c', "SELECT 'DROP TABLE users'", '-c', 'SELECT count(*) FROM drop_log']);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('DROP TABLE users\n0\n');
+    // a string ending in a backslash is fine while standard_conforming_strings is on and no change is pending
+    const bs = await psql([dsn(), '-At', '-c', "SELECT 'C:\\temp\\'"]);
+    expect(bs.stderr).toBe('');
+    expect(bs.stdout).toBe('C:\\temp\\\n');
   });
 
   it('a blocked statement inside a transaction aborts it, as the client saw', async () => {
