@@ -554,7 +554,11 @@ describe('TLS on the default (prefer) listener', () => {
 
 // ---- passwords only inside TLS or from loopback (tls.mode: prefer) --------------------------------------------
 
-/** A non-loopback IPv4 address of this machine: connecting to it makes the gateway see a non-loopback peer. */
+/**
+ * A non-loopback IPv4 address of this machine: connecting to it makes the gateway see a non-loopback peer.
+ * The two tests that need one are skipped only on a host with no such interface (nothing to connect from);
+ * any machine with a network card, CI included, runs them.
+ */
 const outsideAddress = Object.values(os.networkInterfaces())
   .flat()
   .find((a) => a && a.family === 'IPv4' && !a.internal && !a.address.startsWith('127.'))?.address;
@@ -571,7 +575,7 @@ describe('tls.mode: prefer — passwords only inside TLS or from loopback', () =
     expect(peers).toContain('::1');
   });
 
-  it.skipIf(!outsideAddress)('from a non-loopback address without TLS: 28000 "TLS required", refused before the password is asked', async () => {
+  it.skipIf(!outsideAddress /* host has no non-loopback IPv4 address */)('from a non-loopback address without TLS: 28000 "TLS required", refused before the password is asked', async () => {
     const r = await psql(`host=${outsideAddress} port=${gwAny.port} user=alice dbname=md5-db sslmode=disable`, ['-c', 'SELECT 1']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/TLS required/);
@@ -586,7 +590,7 @@ describe('tls.mode: prefer — passwords only inside TLS or from loopback', () =
     }
   });
 
-  it.skipIf(!outsideAddress)('from a non-loopback address inside TLS (sslmode=require) the password is accepted', async () => {
+  it.skipIf(!outsideAddress /* host has no non-loopback IPv4 address */)('from a non-loopback address inside TLS (sslmode=require) the password is accepted', async () => {
     const r = await psql(`host=${outsideAddress} port=${gwAny.port} user=alice dbname=md5-db sslmode=require`, ['-At', '-c', 'SELECT 2']);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('2\n');
