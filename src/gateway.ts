@@ -13,7 +13,9 @@ import { CancelRegistry, type PgContext } from '../protocols/postgres/handshake.
 import { listenPostgres, ownPortConnections, type PgListener } from '../protocols/postgres/listener.js';
 import { CatalogResolver } from '../protocols/postgres/catalog.js';
 import { sendCancel, type UpstreamTarget } from '../protocols/postgres/upstream.js';
-import type { PgSession } from '../protocols/postgres/session.js';
+import { DEFAULT_SERVER_VERSION, type MyContext } from '../protocols/mysql/handshake.js';
+import { listenMysql, ownMysqlPortConnections, type MyListener } from '../protocols/mysql/listener.js';
+import { probeGreeting } from '../protocols/mysql/upstream.js';
 
 export interface Gateway {
   /** bound ports: 'postgres' for the shared listener, and each connection with its own port by name */
@@ -30,6 +32,8 @@ export interface StartOptions {
   audit?: AuditStore;
   /** how long a client has to complete startup, TLS and authentication (default 15 s) */
   startupDeadlineMs?: number;
+  /** mysql: how long the rest of a started packet may take after login (default 30 s, as net_read_timeout) */
+  partialPacketTimeoutMs?: number;
 }
 
 export async function startGateway(config: Config, opts: StartOptions): Promise<Gateway> {
@@ -44,7 +48,9 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
   const maskers = buildResultMaskers(config);
   const material = await ensureGatewayTls(config, log);
   const secureContext = tls.createSecureContext({ cert: material.cert, key: material.key });
-  const sessions = new Set<PgSession>();
+  // Sessions of every protocol: what shutdown and an audit failure need from each.
+  const sessions = new Set<{ shutdown(): void; destroy(reason: string): void }>();
+  const threads: MyContext['threads'] = new Map();
   const cancels = new CancelRegistry();
   const catalogs = new Map<string, CatalogResolver>();
   let accepting = true;
@@ -79,13 +85,31 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
       }
       return c;
     },
-    sessions,
+    sessions: sessions as PgContext['sessions'],
     sendCancel,
     accepting: () => accepting,
     startupDeadlineMs: opts.startupDeadlineMs ?? 15_000,
   });
 
-  const listeners: PgListener[] = [];
+  const myCtx = (tlsMode: TlsMode, serverVersion: string, own?: ConnectionConfig): MyContext => ({
+    config,
+    identity,
+    policy,
+    maskers,
+    audit,
+    log,
+    secureContext,
+    tlsMode,
+    ownConnection: own,
+    serverVersion,
+    sessions: sessions as MyContext['sessions'],
+    accepting: () => accepting,
+    startupDeadlineMs: opts.startupDeadlineMs ?? 15_000,
+    threads,
+    ...(opts.partialPacketTimeoutMs !== undefined ? { partialPacketTimeoutMs: opts.partialPacketTimeoutMs } : {}),
+  });
+
+  const listeners: Array<PgListener | MyListener> = [];
   const ports: Record<string, number> = {};
   const pgConnections = config.connections.filter((c) => c.protocol === 'postgres');
   try {
@@ -103,6 +127,37 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
       const l = await listenPostgres(
         baseCtx(conn.listen!.tls ?? pgCfg?.tls ?? config.tls.mode, pgCfg?.clientAuth ?? 'password', conn),
         conn.listen!.host ?? pgCfg?.host ?? '0.0.0.0',
+        conn.listen!.port,
+      );
+      listeners.push(l);
+      ports[conn.name] = l.port;
+    }
+    const myCfg = config.listen.mysql;
+    const myConnections = config.connections.filter((c) => c.protocol === 'mysql');
+    if (myCfg || myConnections.some((c) => !c.listen)) {
+      const l = await listenMysql(
+        myCtx(myCfg?.tls ?? config.tls.mode, myCfg?.serverVersion ?? DEFAULT_SERVER_VERSION),
+        myCfg?.host ?? '0.0.0.0',
+        myCfg?.port ?? DEFAULT_PORTS.mysql,
+      );
+      listeners.push(l);
+      ports.mysql = l.port;
+    }
+    for (const conn of ownMysqlPortConnections(config.connections)) {
+      // The greeting goes out before the client names anything: on a connection's own port it can be the
+      // target's own version string, so clients pick the features the target really has.
+      let version = conn.serverVersion;
+      if (!version) {
+        try {
+          version = (await probeGreeting(conn.target.host, conn.target.port ?? 3306)).version;
+        } catch (err) {
+          version = myCfg?.serverVersion ?? DEFAULT_SERVER_VERSION;
+          log.warn({ connection: conn.name, err: (err as Error).message, version }, 'could not read the target version; announcing the default');
+        }
+      }
+      const l = await listenMysql(
+        myCtx(conn.listen!.tls ?? myCfg?.tls ?? config.tls.mode, version, conn),
+        conn.listen!.host ?? myCfg?.host ?? '0.0.0.0',
         conn.listen!.port,
       );
       listeners.push(l);

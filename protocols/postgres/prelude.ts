@@ -1,4 +1,4 @@
-// Reads whole messages from a client socket before the relay starts (startup and authentication), with a
+// Reads whole messages from a client socket before the relay starts (PostgreSQL and MySQL framing) (startup and authentication), with a
 // deadline so that a silent or slow client cannot hold a slot.
 import type net from 'node:net';
 import { ProtocolError } from './bytes.js';
@@ -100,6 +100,21 @@ export class PreludeStream {
     if (len < 4 || len > max) throw new ProtocolError(`invalid message length ${len}`);
     await this.fill(1 + len);
     return this.take(1 + len);
+  }
+
+  /**
+   * MySQL packet: 3-byte little-endian length · sequence id · payload (one packet; authentication
+   * packets are far below the 16 MiB continuation size).
+   */
+  async readMysqlPacket(max = MAX_AUTH_MESSAGE): Promise<{ seq: number; payload: Buffer }> {
+    await this.fill(4);
+    const head = this.peek(4);
+    const len = head.readUIntLE(0, 3);
+    const seq = head[3]!;
+    if (len > max) throw new ProtocolError(`packet of ${len} bytes is too large during authentication`);
+    await this.fill(4 + len);
+    const whole = this.take(4 + len);
+    return { seq, payload: whole.subarray(4) };
   }
 
   private peek(n: number): Buffer {

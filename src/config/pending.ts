@@ -16,7 +16,7 @@ export function notYetEnforced(config: Config): string[] {
   if (config.listen.admin) {
     out.push('listen.admin: the admin HTTP API is not built yet; it is not started');
   }
-  for (const kind of ['mysql', 'ssh'] as const) {
+  for (const kind of ['ssh'] as const) {
     if (config.listen[kind]) out.push(`listen.${kind}: the ${label(kind)} listener is not built yet; it is not started`);
   }
   if (config.store && 'postgres' in config.store) {
@@ -25,7 +25,7 @@ export function notYetEnforced(config: Config): string[] {
   const reviewRules = new Set(config.guardrails.filter((g) => g.action === 'review').map((g) => g.name));
   for (const c of config.connections) {
     const name = `connection "${c.name}"`;
-    if (c.protocol !== 'postgres') {
+    if (c.protocol === 'ssh') {
       out.push(`${name}: the ${label(c.protocol)} protocol is not built yet; the connection cannot be reached`);
     }
     const usesReview = c.guardrails.some((g) => reviewRules.has(g)) || c.fallback === 'review';
@@ -35,7 +35,8 @@ export function notYetEnforced(config: Config): string[] {
     if (c.forwarding) out.push(`${name}: forwarding is not built yet`);
     if (c.env) out.push(`${name}: env is not built yet`);
     if (c.hostKeyPolicy) out.push(`${name}: hostKeyPolicy is not built yet`);
-    if (c.serverVersion) out.push(`${name}: serverVersion is not built yet`);
+    if (c.serverVersion && c.protocol !== 'mysql') out.push(`${name}: serverVersion applies to mysql connections only; ignored`);
+    if (c.localInfile !== undefined && c.protocol !== 'mysql') out.push(`${name}: localInfile applies to mysql connections only; ignored`);
   }
   return out;
 }

@@ -25,6 +25,8 @@ const listener = z
     port: port.optional(),
     tls: tlsMode.optional(),
     clientAuth: z.enum(['password', 'scram']).optional(),
+    /** mysql: the version string of the greeting (default MySQL-8.0-compatible) */
+    serverVersion: z.string().min(1).optional(),
   })
   .strict();
 
@@ -93,6 +95,8 @@ const connection = z
     env: z.array(z.string()).optional(),
     hostKeyPolicy: z.enum(['strict', 'tofu']).optional(),
     serverVersion: z.string().optional(),
+    // mysql: let clients use LOAD DATA LOCAL INFILE (the target asks the client for a file); default refused
+    localInfile: z.boolean().optional(),
   })
   .strict();
 

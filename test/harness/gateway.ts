@@ -30,14 +30,14 @@ export function testHash(password: string): string {
 }
 
 /** Build a gateway from a config object (keys as in portcullis.yaml); ports default to free ones. */
-export async function startTestGateway(raw: Record<string, unknown>, opts: { startupDeadlineMs?: number } = {}): Promise<TestGateway> {
+export async function startTestGateway(raw: Record<string, unknown>, opts: { startupDeadlineMs?: number; partialPacketTimeoutMs?: number } = {}): Promise<TestGateway> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'portcullis-gw-'));
   const listen = (raw.listen as Record<string, unknown> | undefined) ?? { postgres: { host: '127.0.0.1', port: 0 } };
   const config = configSchema.parse({ dataDir, ...raw, listen });
   const audit = new SqliteAuditStore(path.join(dataDir, 'portcullis.db'));
   const level = process.env.PORTCULLIS_TEST_LOG ?? 'silent';
   const logger = pino({ level }, pino.destination(2));
-  const gateway = await startGateway(config, { logger, audit, startupDeadlineMs: opts.startupDeadlineMs });
+  const gateway = await startGateway(config, { logger, audit, startupDeadlineMs: opts.startupDeadlineMs, partialPacketTimeoutMs: opts.partialPacketTimeoutMs });
   return {
     gateway,
     port: gateway.ports.postgres ?? 0,

@@ -1,4 +1,5 @@
 // Types of the values test/harness/global-setup.ts hands to integration tests via inject().
+import type { MariaInfo } from './mariadb.js';
 import type { PgInfo } from './postgres.js';
 
 declare module 'vitest' {
@@ -7,5 +8,10 @@ declare module 'vitest' {
     pg: PgInfo;
     /** The run's PostgreSQL with ssl=on; `caFile` verifies its cert for host=localhost / 127.0.0.1. */
     pgSsl: PgInfo;
+    /**
+     * The run's MariaDB, with TLS available (not required: plain clients work too); `caFile` verifies
+     * its cert for localhost / 127.0.0.1. Use createMysqlDatabase() for a database per test file.
+     */
+    mariadb: MariaInfo;
   }
 }

@@ -145,18 +145,21 @@ connections:
     forwarding: { local: true }
     env: [LANG]
     hostKeyPolicy: tofu
+    serverVersion: "9.9"
 `);
     const lines = notYetEnforced(config);
+    // the MySQL listener and protocol are built
+    expect(lines.filter((l) => l.includes('mysql') || l.includes('MySQL') || l.includes('"shop"'))).toEqual([
+      'connection "web": serverVersion applies to mysql connections only; ignored',
+    ]);
     for (const needle of [
       'webhooks',
       'identity.admins',
       'identity.auditors',
-      'listen.mysql',
       'listen.ssh',
       'store.postgres',
-      'connection "shop": the MySQL protocol',
-      'connection "shop": serverVersion',
       'connection "web": the SSH protocol',
+      'connection "web": serverVersion applies to mysql connections only',
       'connection "web": forwarding',
       'connection "web": env',
       'connection "web": hostKeyPolicy',

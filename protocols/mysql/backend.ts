@@ -1,0 +1,373 @@
+// Target → client: answers are read against the queue of ops frontend.ts left; result rows are masked per
+// their column definitions; EOF packets are translated where one leg uses CLIENT_DEPRECATE_EOF and the other
+// does not; sequence ids are renumbered when packets were added or removed. Unchanged packets are forwarded
+// as slices of the bytes that arrived, one write per chunk.
+import { MAX_PACKET, Status } from './codes.js';
+import { MyReader, packet, packetCount, ProtocolError, readMessage, type Message } from './packets.js';
+import { decodeColumnDef, decodeErr, decodeOk, decodePrepareOk, encodeEof, encodeOk, hasMoreResults, terminatorStatus } from './messages.js';
+import { errors } from './errors.js';
+import { St, type Op } from './ops.js';
+import { maskBinaryRow, maskTextRow, planFor } from './rows.js';
+import type { MySession } from './session.js';
+
+export function onUpstreamData(s: MySession, chunk: Buffer): void {
+  if (s.closed) return;
+  s.bytesOut += chunk.length;
+  let got;
+  try {
+    got = s.upFramer.push(chunk);
+  } catch (err) {
+    return s.fatal(errors.protocol(`from the target: ${(err as Error).message}`), 'malformed target packet');
+  }
+  if (!got) return;
+  try {
+    processUpstream(s, got.buf, got.end);
+  } catch (err) {
+    if (err instanceof ProtocolError || err instanceof RangeError) {
+      s.deps.log.warn({ err: err.message }, 'malformed packet from the target');
+      return s.fatal(errors.protocol(`from the target: ${err.message}`), 'malformed target packet');
+    }
+    s.deps.log.error({ err }, 'internal error on target data');
+    return s.fatal(errors.internal(), 'internal error');
+  }
+}
+
+/** Output toward the client for one chunk: runs of forwarded bytes and rewritten packets, in order. */
+class Out {
+  parts: Buffer[] = [];
+  buf: Buffer = Buffer.alloc(0);
+  runStart = -1;
+  runEnd = -1;
+
+  flush(): void {
+    if (this.runStart >= 0) {
+      this.parts.push(this.runStart === 0 && this.runEnd === this.buf.length ? this.buf : this.buf.subarray(this.runStart, this.runEnd));
+    }
+    this.runStart = this.runEnd = -1;
+  }
+
+  slice(a: number, b: number): void {
+    if (this.runEnd === a) this.runEnd = b;
+    else {
+      this.flush();
+      this.runStart = a;
+      this.runEnd = b;
+    }
+  }
+
+  push(b: Buffer): void {
+    this.flush();
+    this.parts.push(b);
+  }
+}
+
+const out = new Out();
+
+function processUpstream(s: MySession, buf: Buffer, end: number): void {
+  out.parts = [];
+  out.buf = buf;
+  out.runStart = out.runEnd = -1;
+  const m = s.um;
+  let off = 0;
+  while (off < end) {
+    readMessage(buf, off, m);
+    off = m.end;
+    const op = s.ops[0];
+    if (!op || op.t === 'local') {
+      // Nothing asked: the target is ending the session (wait_timeout, KILL, shutdown) with an ERR.
+      if (m.payload[m.pStart] === 0xff) {
+        const e = decodeErr(m.payload, m.pStart, m.pEnd);
+        s.deps.log.info({ code: e.code, message: e.message }, 'target sent an unsolicited error');
+        out.flush();
+        const parts = out.parts;
+        s.deps.audit.afterCommit(() => s.writeTo(s.client, parts, s.upstream));
+        s.fatal(e, 'target error');
+        return;
+      }
+      throw new ProtocolError('unexpected packet from the target');
+    }
+    step(s, op, m);
+  }
+  out.flush();
+  const parts = out.parts;
+  out.parts = [];
+  out.buf = Buffer.alloc(0);
+  if (parts.length > 0) s.deps.audit.afterCommit(() => s.writeTo(s.client, parts, s.upstream));
+}
+
+/** Forward a whole message, renumbered to the op's next sequence id. */
+function fwd(op: Op, m: Message, buf: Buffer): void {
+  if (op.swallow) return;
+  let seq = op.outSeq & 0xff;
+  if (buf[m.start + 3] === seq && m.pStart === m.start + 4) {
+    op.outSeq++;
+  } else {
+    let p = m.start;
+    for (;;) {
+      const n = buf.readUIntLE(p, 3);
+      buf[p + 3] = seq;
+      seq = (seq + 1) & 0xff;
+      op.outSeq++;
+      p += 4 + n;
+      if (n < MAX_PACKET) break;
+    }
+  }
+  out.slice(m.start, m.end);
+}
+
+function emit(op: Op, payload: Buffer): void {
+  if (op.swallow) return;
+  out.push(packet(op.outSeq & 0xff, payload));
+  op.outSeq += packetCount(payload.length);
+}
+
+const isTerminator = (m: Message): boolean => m.payload[m.pStart] === 0xfe && m.pEnd - m.pStart < MAX_PACKET;
+
+/** The end of rows or definitions: EOF or OK-with-0xFE, as each leg expects. */
+function terminator(s: MySession, op: Op, m: Message): number {
+  const { status, warnings } = terminatorStatus(m.payload, m.pStart, m.pEnd, s.upDeprecateEof);
+  s.status = status;
+  if (s.upDeprecateEof === s.clientDeprecateEof) fwd(op, m, out.buf);
+  else if (s.clientDeprecateEof) emit(op, encodeOk({ status, warnings }, 0xfe));
+  else emit(op, encodeEof(status, warnings));
+  return status;
+}
+
+/** The EOF that ends parameter or column definitions of a prepared statement (absent on a CLIENT_DEPRECATE_EOF leg). */
+function definitionsEnd(s: MySession, op: Op): void {
+  if (!s.clientDeprecateEof) emit(op, encodeEof(s.status));
+}
+
+function step(s: MySession, op: Op, m: Message): void {
+  const p = m.payload;
+  const first = p[m.pStart]!;
+  const buf = out.buf;
+  switch (op.state) {
+    case St.First: {
+      if (op.t === 'prepare') return prepareFirst(s, op, m);
+      if (first === 0x00) {
+        const ok = decodeOk(p, m.pStart, m.pEnd);
+        s.status = ok.status;
+        fwd(op, m, buf);
+        op.rows += ok.affectedRows;
+        if (!hasMoreResults(ok.status)) finish(s, op);
+        return;
+      }
+      if (first === 0xff) {
+        op.error = errText(p, m);
+        fwd(op, m, buf);
+        return finish(s, op);
+      }
+      if (first === 0xfb) {
+        // LOCAL INFILE request: the client now sends the file (only when the connection allows it; otherwise
+        // the target was never offered CLIENT_LOCAL_FILES and asking anyway is refused with an empty file).
+        if (s.deps.localInfile && !op.swallow) {
+          fwd(op, m, buf);
+          s.infile = { op, seq: m.lastSeq + 1 };
+        } else {
+          s.upstream.write(packet((m.lastSeq + 1) & 0xff, Buffer.alloc(0)));
+        }
+        return;
+      }
+      // a result set: column count, then that many definitions
+      const n = new MyReader().reset(p, m.pStart, m.pEnd).lenencNum();
+      if (n === 0) throw new ProtocolError('result set with no columns');
+      fwd(op, m, buf);
+      op.remaining = n;
+      op.defs = [];
+      op.state = St.Cols;
+      return;
+    }
+    case St.Cols: {
+      op.defs.push(decodeColumnDef(p, m.pStart, m.pEnd));
+      fwd(op, m, buf);
+      if (--op.remaining > 0) return;
+      op.plan = op.swallow ? null : planFor(s.deps.masker, s.info, op.defs, op.binary);
+      if (s.upDeprecateEof) {
+        op.defsEofPending = !s.clientDeprecateEof;
+        op.state = St.Rows;
+      } else op.state = St.ColEof;
+      return;
+    }
+    case St.ColEof: {
+      if (first !== 0xfe) throw new ProtocolError('expected EOF after column definitions');
+      const { status } = terminatorStatus(p, m.pStart, m.pEnd, false);
+      s.status = status;
+      if (status & Status.CURSOR_EXISTS) {
+        // COM_STMT_EXECUTE opened a cursor: no rows now, COM_STMT_FETCH brings them
+        rememberCursor(op);
+        if (s.clientDeprecateEof) emit(op, encodeOk({ status }, 0xfe));
+        else fwd(op, m, buf);
+        return finish(s, op);
+      }
+      if (!s.clientDeprecateEof) fwd(op, m, buf);
+      op.state = St.Rows;
+      return;
+    }
+    case St.Rows: {
+      if (op.defsEofPending) {
+        op.defsEofPending = false;
+        if (isTerminator(m)) {
+          const { status } = terminatorStatus(p, m.pStart, m.pEnd, true);
+          if (status & Status.CURSOR_EXISTS) {
+            // a cursor was opened: the client expects exactly one EOF, carrying that status
+            s.status = status;
+            rememberCursor(op);
+            emit(op, encodeEof(status, 0));
+            return finish(s, op);
+          }
+        }
+        emit(op, encodeEof(s.status));
+      }
+      if (first === 0xff) {
+        op.error = errText(p, m);
+        fwd(op, m, buf);
+        return finish(s, op);
+      }
+      if (isTerminator(m)) {
+        const status = terminator(s, op, m);
+        if (status & Status.CURSOR_EXISTS && op.t === 'result') rememberCursor(op);
+        if (op.t === 'result' && hasMoreResults(status)) {
+          op.state = St.First;
+          return;
+        }
+        return finish(s, op);
+      }
+      op.rows++;
+      if (op.swallow) {
+        op.probe = new MyReader().reset(p, m.pStart, m.pEnd).lenencString();
+        return;
+      }
+      const plan = op.plan;
+      if (plan) {
+        const before = plan.masked;
+        const masked = op.binary ? maskBinaryRow(p, m.pStart, m.pEnd, plan) : maskTextRow(p, m.pStart, m.pEnd, plan);
+        op.masked += plan.masked - before;
+        if (masked) return emit(op, masked);
+      }
+      return fwd(op, m, buf);
+    }
+    case St.PParams:
+    case St.PCols: {
+      fwd(op, m, buf);
+      if (--op.remaining > 0) return;
+      if (s.upDeprecateEof) {
+        definitionsEnd(s, op);
+        return op.state === St.PParams ? prepareColumns(s, op) : finish(s, op);
+      }
+      op.state = op.state === St.PParams ? St.PParamsEof : St.PColsEof;
+      return;
+    }
+    case St.PParamsEof:
+    case St.PColsEof: {
+      if (first !== 0xfe) throw new ProtocolError('expected EOF after parameter or column definitions');
+      if (!s.clientDeprecateEof) fwd(op, m, buf);
+      return op.state === St.PParamsEof ? prepareColumns(s, op) : finish(s, op);
+    }
+    case St.Fields: {
+      if (first === 0xff) {
+        fwd(op, m, buf);
+        return finish(s, op);
+      }
+      if (isTerminator(m)) {
+        terminator(s, op, m);
+        return finish(s, op);
+      }
+      return fwd(op, m, buf);
+    }
+    case St.Single: {
+      if (first === 0xfe && isTerminator(m)) terminator(s, op, m);
+      else {
+        if (first === 0x00) s.status = decodeOk(p, m.pStart, m.pEnd).status;
+        if (first === 0xff) op.error = errText(p, m);
+        fwd(op, m, buf);
+      }
+      return finish(s, op);
+    }
+    case St.Raw:
+      fwd(op, m, buf);
+      return finish(s, op);
+  }
+}
+
+function prepareFirst(s: MySession, op: Op, m: Message): void {
+  const p = m.payload;
+  if (p[m.pStart] === 0xff) {
+    op.error = errText(p, m);
+    fwd(op, m, out.buf);
+    return finish(s, op);
+  }
+  if (p[m.pStart] !== 0x00) throw new ProtocolError('unexpected answer to COM_STMT_PREPARE');
+  const ok = decodePrepareOk(p, m.pStart, m.pEnd);
+  fwd(op, m, out.buf);
+  const stmt = op.stmt!;
+  stmt.id = ok.id;
+  s.stmts.set(ok.id, stmt);
+  s.lastPrepared = stmt;
+  op.remaining = ok.columns;
+  if (ok.params > 0) {
+    op.state = St.PParams;
+    op.pendingCols = ok.columns;
+    op.remaining = ok.params;
+    return;
+  }
+  op.pendingCols = ok.columns;
+  prepareColumns(s, op);
+}
+
+function prepareColumns(s: MySession, op: Op): void {
+  const n = op.pendingCols ?? 0;
+  if (n === 0) return finish(s, op);
+  op.state = St.PCols;
+  op.remaining = n;
+}
+
+function rememberCursor(op: Op): void {
+  if (op.stmt) {
+    op.stmt.cursorDefs = op.defs;
+    op.stmt.cursorPlan = op.plan;
+  }
+}
+
+function errText(p: Buffer, m: Message): string {
+  const e = decodeErr(p, m.pStart, m.pEnd);
+  return `${e.code} ${e.message}`;
+}
+
+function finish(s: MySession, op: Op): void {
+  s.ops.shift();
+  if (op.swallow) {
+    s.sqlModeInFlight = Math.max(0, s.sqlModeInFlight - 1);
+    if (op.probe !== undefined) {
+      const modes = op.probe.toUpperCase().split(',');
+      s.noBackslashEscapes = modes.includes('NO_BACKSLASH_ESCAPES');
+      s.ansiQuotes = modes.includes('ANSI_QUOTES') || modes.includes('ANSI');
+    }
+  } else if (op.cmdId > 0 && op.t !== 'local') {
+    s.deps.audit.append({
+      sessionId: s.info.id,
+      at: Date.now(),
+      kind: 'complete',
+      commandId: op.cmdId,
+      via: op.via,
+      ...(op.t === 'result' && op.via === 'execute' && op.stmt ? { text: op.stmt.text } : {}),
+      durationMs: Math.round((performance.now() - op.started) * 1000) / 1000,
+      rows: op.rows,
+      error: op.error,
+      maskedCells: op.masked || undefined,
+    });
+  }
+  // answers the gateway gave itself, waiting behind this one
+  while (s.ops.length > 0 && s.ops[0]!.t === 'local') {
+    const l = s.ops.shift()!;
+    out.push(l.local!);
+  }
+  if (s.draining && s.ops.length === 0 && !(s.status & Status.IN_TRANS)) s.shutdown();
+}
+
+/** Write local answers at the head of the queue (called by frontend.ts after its audit commit). */
+export function drainLocal(s: MySession): void {
+  const parts: Buffer[] = [];
+  while (s.ops.length > 0 && s.ops[0]!.t === 'local') parts.push(s.ops.shift()!.local!);
+  if (parts.length > 0) s.writeTo(s.client, parts, s.upstream);
+}

@@ -1,0 +1,369 @@
+// Client → target: each command is decided by the policy and audited; forwarded commands leave an Op for
+// backend.ts; blocked ones are answered by the gateway (an ERR naming the rule) and never reach the target.
+import type { Command, Decision } from '../../src/types.js';
+import { analyzeSql, type SqlAnalysis } from '../../src/policy/sql/analyze.js';
+import { Com, comName } from './codes.js';
+import { packet, ProtocolError, readMessage } from './packets.js';
+import { encodeErr, type Err } from './messages.js';
+import { errors } from './errors.js';
+import { newOp, type Op, type Stmt } from './ops.js';
+import { isUnsafeCharset } from './charsets.js';
+import { drainLocal } from './backend.js';
+import type { MySession } from './session.js';
+
+const SQL_MODE_PROBE = 'SELECT @@SESSION.sql_mode';
+/** Text after which sql_mode may differ: any mention of it, EXECUTE of a prepared text, a reset. */
+const MAY_CHANGE_SQL_MODE = /sql_mode|\bexecute\b|\breset\b|\bansi\b/i;
+
+export function onClientData(s: MySession, chunk: Buffer): void {
+  if (s.closed) return;
+  s.bytesIn += chunk.length;
+  let got;
+  try {
+    got = s.clientFramer.push(chunk);
+  } catch (err) {
+    return s.fatal(errors.protocol((err as Error).message), 'malformed client packet');
+  }
+  s.watchPartial();
+  if (!got) return;
+  try {
+    processClient(s, got.buf, got.end);
+  } catch (err) {
+    if (err instanceof ProtocolError || err instanceof RangeError) {
+      return s.fatal(errors.protocol(err.message), 'malformed client packet');
+    }
+    s.deps.log.error({ err }, 'internal error on client data');
+    return s.fatal(errors.internal(), 'internal error');
+  }
+}
+
+function processClient(s: MySession, buf: Buffer, end: number): void {
+  const out: Buffer[] = [];
+  let runStart = -1;
+  let runEnd = -1;
+  const flush = (): void => {
+    if (runStart >= 0) out.push(runStart === 0 && runEnd === buf.length ? buf : buf.subarray(runStart, runEnd));
+    runStart = runEnd = -1;
+  };
+  const fwd = (a: number, b: number): void => {
+    if (runEnd === a) runEnd = b;
+    else {
+      flush();
+      runStart = a;
+      runEnd = b;
+    }
+  };
+  const inject = (b: Buffer): void => {
+    flush();
+    out.push(b);
+  };
+  const m = s.cm;
+  let quit = false;
+  let off = 0;
+  while (off < end) {
+    readMessage(buf, off, m);
+    off = m.end;
+    if (s.infile) {
+      // LOAD DATA LOCAL INFILE: file contents until an empty packet, with consecutive sequence ids
+      if (m.seq !== (s.infile.seq & 0xff)) throw new ProtocolError(`sequence id ${m.seq}, expected ${s.infile.seq & 0xff}`);
+      fwd(m.start, m.end);
+      s.infile.op.outSeq = m.lastSeq + 1;
+      s.infile.seq = m.lastSeq + 1;
+      if (m.pEnd === m.pStart) s.infile = null;
+      continue;
+    }
+    if (m.seq !== 0) throw new ProtocolError(`sequence id ${m.seq} at the start of a command, expected 0`);
+    if (m.pEnd === m.pStart) throw new ProtocolError('empty command packet');
+    const p = m.payload;
+    const com = p[m.pStart]!;
+    const outSeq = m.lastSeq + 1;
+    if (s.trace) s.deps.log.trace({ command: comName(com), len: m.pEnd - m.pStart }, 'client →');
+    switch (com) {
+      case Com.QUERY: {
+        const text = p.toString('utf8', m.pStart + 1, m.pEnd);
+        const cmdId = ++s.cmdSeq;
+        const d = decideSql(s, text, 'query');
+        audit(s, cmdId, 'query', text, d);
+        if (d.action !== 'allow') {
+          answer(s, outSeq, errors.blocked(blockedRule(d), blockedMessage(d)), cmdId);
+          break;
+        }
+        const killed = translateKill(s, text);
+        if (killed) inject(killed);
+        else fwd(m.start, m.end);
+        s.ops.push(newOp('result', outSeq, 'query', cmdId));
+        if (MAY_CHANGE_SQL_MODE.test(text)) inject(probe(s));
+        break;
+      }
+      case Com.STMT_PREPARE: {
+        const text = p.toString('utf8', m.pStart + 1, m.pEnd);
+        const cmdId = ++s.cmdSeq;
+        const d = decideSql(s, text, 'prepare');
+        audit(s, cmdId, 'prepare', text, d);
+        if (d.action !== 'allow') {
+          answer(s, outSeq, errors.blocked(blockedRule(d), blockedMessage(d)), cmdId);
+          break;
+        }
+        fwd(m.start, m.end);
+        const op = newOp('prepare', outSeq, 'prepare', cmdId);
+        op.stmt = { id: -1, text, cmdId, analysis: null, changesSqlMode: MAY_CHANGE_SQL_MODE.test(text) };
+        s.ops.push(op);
+        break;
+      }
+      case Com.STMT_EXECUTE: {
+        // stmt id · flags (cursor type) · iteration count · [NULL bitmap · new-params-bound · types · values]
+        const stmt = statement(s, p, m.pStart);
+        fwd(m.start, m.end);
+        const op = newOp('result', outSeq, 'execute', stmt ? ++s.cmdSeq : 0);
+        op.binary = true;
+        if (stmt) op.stmt = stmt;
+        s.ops.push(op);
+        if (stmt?.changesSqlMode) inject(probe(s));
+        break;
+      }
+      case Com.STMT_FETCH: {
+        const stmt = statement(s, p, m.pStart);
+        if (s.deps.masker && stmt?.cursorDefs === undefined) {
+          // rows whose shape the gateway never saw cannot be masked: refuse rather than pass them
+          answer(s, outSeq, errors.unsupported('COM_STMT_FETCH without an open cursor'), 0);
+          break;
+        }
+        fwd(m.start, m.end);
+        const op = newOp('fetch', outSeq, 'fetch');
+        op.binary = true;
+        if (stmt) {
+          op.stmt = stmt;
+          op.defs = stmt.cursorDefs ?? [];
+          op.plan = stmt.cursorPlan ?? null;
+        }
+        s.ops.push(op);
+        break;
+      }
+      case Com.STMT_CLOSE: {
+        if (m.pEnd - m.pStart >= 5) {
+          const id = p.readUInt32LE(m.pStart + 1);
+          s.stmts.delete(id);
+        }
+        fwd(m.start, m.end);
+        break;
+      }
+      case Com.STMT_SEND_LONG_DATA:
+        fwd(m.start, m.end);
+        break;
+      case Com.STMT_RESET:
+      case Com.PING:
+      case Com.SET_OPTION:
+        fwd(m.start, m.end);
+        s.ops.push(newOp('single', outSeq, comName(com)));
+        break;
+      case Com.RESET_CONNECTION:
+        fwd(m.start, m.end);
+        s.stmts.clear();
+        s.ops.push(newOp('single', outSeq, comName(com)));
+        inject(probe(s));
+        break;
+      case Com.INIT_DB: {
+        const db = p.toString('utf8', m.pStart + 1, m.pEnd);
+        const text = `USE \`${db.replace(/`/g, '``')}\``;
+        const cmdId = ++s.cmdSeq;
+        const d = decideSql(s, text, 'query');
+        audit(s, cmdId, 'init-db', text, d);
+        if (d.action !== 'allow') {
+          answer(s, outSeq, errors.blocked(blockedRule(d), blockedMessage(d)), cmdId);
+          break;
+        }
+        fwd(m.start, m.end);
+        s.ops.push(newOp('single', outSeq, 'init-db', cmdId));
+        break;
+      }
+      case Com.FIELD_LIST:
+        fwd(m.start, m.end);
+        s.ops.push(newOp('fields', outSeq, 'field-list'));
+        break;
+      case Com.STATISTICS:
+        fwd(m.start, m.end);
+        s.ops.push(newOp('raw', outSeq, 'statistics'));
+        break;
+      case Com.PROCESS_INFO: {
+        const cmdId = ++s.cmdSeq;
+        const d = decideSql(s, 'SHOW PROCESSLIST', 'query');
+        audit(s, cmdId, 'process-info', 'SHOW PROCESSLIST', d);
+        if (d.action !== 'allow') {
+          answer(s, outSeq, errors.blocked(blockedRule(d), blockedMessage(d)), cmdId);
+          break;
+        }
+        fwd(m.start, m.end);
+        s.ops.push(newOp('result', outSeq, 'process-info', cmdId));
+        break;
+      }
+      case Com.PROCESS_KILL: {
+        if (m.pEnd - m.pStart < 5) throw new ProtocolError('COM_PROCESS_KILL without a thread id');
+        const text = `KILL ${p.readUInt32LE(m.pStart + 1)}`;
+        const cmdId = ++s.cmdSeq;
+        const d = decideSql(s, text, 'query');
+        audit(s, cmdId, 'process-kill', text, d);
+        if (d.action !== 'allow') {
+          answer(s, outSeq, errors.blocked(blockedRule(d), blockedMessage(d)), cmdId);
+          break;
+        }
+        inject(packet(0, Buffer.concat([Buffer.from([Com.QUERY]), Buffer.from(translateKillText(s, text), 'utf8')])));
+        s.ops.push(newOp('result', outSeq, 'process-kill', cmdId));
+        break;
+      }
+      case Com.QUIT:
+        quit = true;
+        break;
+      case Com.CHANGE_USER:
+        answer(s, outSeq, errors.unsupported('COM_CHANGE_USER is not supported through portcullis: open a new connection as the other user'), 0);
+        break;
+      default:
+        // Replication, shutdown, refresh, debug, MariaDB bulk execution (never negotiated) …: they bypass SQL.
+        answer(s, outSeq, errors.unsupported(`${comName(com)} is not supported through portcullis`), 0);
+    }
+  }
+  flush();
+  s.deps.audit.afterCommit(() => {
+    s.writeTo(s.upstream, out, s.client);
+    drainLocal(s);
+  });
+  if (quit) s.close('client quit');
+}
+
+/** Queue the gateway's own answer; it is written once every earlier command has been answered. */
+function answer(s: MySession, seq: number, e: Err, cmdId: number): void {
+  const op = newOp('local', seq, 'local', cmdId);
+  op.local = packet(seq & 0xff, encodeErr(e));
+  op.error = `${e.code} ${e.message}`;
+  s.ops.push(op);
+}
+
+/** Inject `SELECT @@SESSION.sql_mode` after what was forwarded; its answer is read by the gateway alone. */
+function probe(s: MySession): Buffer {
+  const op = newOp('result', 1, 'sql-mode');
+  op.swallow = true;
+  s.ops.push(op);
+  s.sqlModeInFlight++;
+  return packet(0, Buffer.concat([Buffer.from([Com.QUERY]), Buffer.from(SQL_MODE_PROBE)]));
+}
+
+export function probeSqlMode(s: MySession): void {
+  s.upstream.write(probe(s));
+}
+
+function statement(s: MySession, p: Buffer, start: number): Stmt | undefined {
+  if (p.length - start < 5) throw new ProtocolError('statement command without a statement id');
+  const id = p.readUInt32LE(start + 1);
+  // MariaDB: 0xFFFFFFFF means the statement prepared last
+  if (id === 0xffffffff) return s.lastPrepared ?? undefined;
+  return s.stmts.get(id);
+}
+
+const RANK = { allow: 0, review: 1, block: 2 } as const;
+
+function decideSql(s: MySession, text: string, via: 'query' | 'prepare'): Decision {
+  const cmd = (nbe: boolean, aq: boolean): Command => ({
+    kind: 'sql',
+    dialect: 'mysql',
+    text,
+    via,
+    lexer: { dialect: 'mysql', noBackslashEscapes: nbe, ansiQuotes: aq },
+  });
+  let d = decide(s, cmd(s.noBackslashEscapes, s.ansiQuotes));
+  // sql_mode may be changing under a command not answered yet: judge every reading, most restrictive wins.
+  if (s.sqlModeInFlight > 0 && /["\\]/.test(text)) {
+    for (const nbe of [false, true]) {
+      for (const aq of [false, true]) {
+        if (RANK[d.action] === 2) break;
+        const o = decide(s, cmd(nbe, aq));
+        if (RANK[o.action] > RANK[d.action]) d = o;
+      }
+    }
+  }
+  if (d.action !== 'allow') return d;
+  let analysis: SqlAnalysis;
+  try {
+    analysis = analyzeSql(text, { dialect: 'mysql', noBackslashEscapes: s.noBackslashEscapes, ansiQuotes: s.ansiQuotes });
+  } catch {
+    return d;
+  }
+  for (const st of analysis.statements) {
+    for (const inner of [st, ...(st.inner ?? [])]) {
+      if (inner.verb === 'set') {
+        for (const m of inner.text.matchAll(CHARSET_SETTING)) {
+          if (isUnsafeCharset(m[1]!)) {
+            return { action: 'block', rule: 'charset', message: `character set ${m[1]} is not supported through portcullis (a quote byte can hide in its multibyte characters)` };
+          }
+        }
+      }
+      if (inner.verb === 'load' && LOAD_LOCAL.test(inner.text) && !s.deps.localInfile) {
+        return { action: 'block', rule: 'local-infile', message: 'LOAD DATA LOCAL INFILE is not allowed on this connection (connection option localInfile)' };
+      }
+    }
+  }
+  return d;
+}
+
+const CHARSET_SETTING = /\b(?:names|character\s+set|charset|character_set_client|character_set_connection|character_set_results)\s*(?::?=|\bto\b)?\s*['"`]?([a-z0-9_]+)/g;
+const LOAD_LOCAL = /^load\s+(?:data|xml)\s+(?:(?:low_priority|concurrent)\s+)?local\b/;
+
+function decide(s: MySession, cmd: Command): Decision {
+  try {
+    const d = s.deps.policy.decide(s.info, cmd);
+    if (d instanceof Promise) {
+      void d.catch(() => undefined);
+      return { action: 'block', rule: 'review', message: 'this command needs a review, and reviews are not available yet' };
+    }
+    return d;
+  } catch (err) {
+    s.deps.log.error({ err }, 'policy failed; blocking');
+    return { action: 'block', rule: 'policy-error', message: 'the policy could not decide; blocked (fail closed)' };
+  }
+}
+
+function blockedRule(d: Decision): string {
+  return d.action === 'allow' ? 'internal' : d.rule;
+}
+
+function blockedMessage(d: Decision): string {
+  if (d.action === 'block') return d.message;
+  if (d.action === 'review') return d.message ?? `this command needs a review (rule "${d.rule}"), and reviews are not available yet`;
+  return 'blocked';
+}
+
+function audit(s: MySession, cmdId: number, via: string, text: string, d: Decision): void {
+  s.deps.audit.append({
+    sessionId: s.info.id,
+    at: Date.now(),
+    kind: 'decision',
+    commandId: cmdId,
+    via,
+    text,
+    decision: d.action,
+    rule: d.action === 'allow' ? undefined : d.rule,
+    message: d.action === 'allow' ? undefined : d.message,
+  });
+  if (d.action !== 'allow') s.deps.log.info({ rule: d.rule, via, decision: d.action }, 'command blocked');
+}
+
+const KILL = /^\s*kill\s+(?:(query|connection)\s+)?(\d+)\s*;?\s*$/i;
+
+/**
+ * `KILL [QUERY] n` where n is a connection id this gateway handed to the same user on the same connection
+ * (mysql's Ctrl-C opens a second connection and sends it): rewritten to the target's id for that session.
+ */
+function translateKillText(s: MySession, text: string): string {
+  const m = KILL.exec(text);
+  if (!m) return text;
+  const other = s.deps.threads.get(Number(m[2]));
+  if (!other || other.info.user !== s.info.user || other.info.connection !== s.info.connection) return text;
+  return `KILL ${m[1] ? m[1].toUpperCase() + ' ' : ''}${other.deps.upstreamThreadId}`;
+}
+
+function translateKill(s: MySession, text: string): Buffer | null {
+  if (!/^\s*kill/i.test(text)) return null;
+  const t = translateKillText(s, text);
+  if (t === text) return null;
+  return packet(0, Buffer.concat([Buffer.from([Com.QUERY]), Buffer.from(t, 'utf8')]));
+}
+
+export const _test = { decideSql, translateKillText, CHARSET_SETTING, LOAD_LOCAL };
