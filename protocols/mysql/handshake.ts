@@ -115,6 +115,13 @@ export async function handleMysqlClient(raw: net.Socket, ctx: MyContext): Promis
     }
     const hello: HandshakeResponse = decodeHandshakeResponse(p, 0, p.length);
     if (hello.caps & Cap.SSL && !secure) throw new ProtocolError('the client claims SSL without an SSL request');
+    // Never offered, and what follows would be unreadable: refuse rather than misparse.
+    if (hello.caps & (Cap.COMPRESS | Cap.ZSTD_COMPRESSION)) {
+      return refuse(errors.unsupported('compression is not supported through portcullis; connect without --compress'), 'compression');
+    }
+    if (hello.caps & Cap.QUERY_ATTRIBUTES) {
+      return refuse(errors.unsupported('query attributes are not supported through portcullis'), 'query attributes');
+    }
     if (unsafeCollation(hello.charset)) return refuse(errors.charset(unsafeCollation(hello.charset)!), 'charset');
 
     // ---- which connection

@@ -116,8 +116,12 @@ export class MySession {
     if (this.ops.length === 0 && !(this.status & 0x0001)) this.fatal(errors.shuttingDown(), 'gateway shutdown');
   }
 
+  /** Close now (the audit store failed: nothing may wait for it), telling the client why. */
   destroy(reason: string): void {
-    this.fatal(errors.auditFailed(), reason);
+    if (this.closed) return;
+    const seq = this.ops.length > 0 ? this.ops[0]!.outSeq : 0;
+    if (!this.client.destroyed) this.client.write(packet(seq & 0xff, encodeErr(errors.auditFailed())));
+    this.close(reason);
   }
 
   writeTo(dest: net.Socket, out: Buffer[], source: net.Socket): void {
