@@ -115,13 +115,9 @@ export async function handleMysqlClient(raw: net.Socket, ctx: MyContext): Promis
     }
     const hello: HandshakeResponse = decodeHandshakeResponse(p, 0, p.length);
     if (hello.caps & Cap.SSL && !secure) throw new ProtocolError('the client claims SSL without an SSL request');
-    // Never offered, and what follows would be unreadable: refuse rather than misparse.
-    if (hello.caps & (Cap.COMPRESS | Cap.ZSTD_COMPRESSION)) {
-      return refuse(errors.unsupported('compression is not supported through portcullis; connect without --compress'), 'compression');
-    }
-    if (hello.caps & Cap.QUERY_ATTRIBUTES) {
-      return refuse(errors.unsupported('query attributes are not supported through portcullis'), 'query attributes');
-    }
+    // What is in force is what both sides announced: clients announce more than they will use (mysql2 sets
+    // CLIENT_QUERY_ATTRIBUTES; --compress sets CLIENT_COMPRESS) and use a capability only when the server has it.
+    hello.caps = (hello.caps & serverCaps) >>> 0;
     if (unsafeCollation(hello.charset)) return refuse(errors.charset(unsafeCollation(hello.charset)!), 'charset');
 
     // ---- which connection

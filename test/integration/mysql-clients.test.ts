@@ -99,6 +99,12 @@ describe('mariadb CLI', () => {
     expect(r.stdout).not.toContain('alice@example.com');
   });
 
+  it('--compress is not negotiated: the session runs uncompressed', async () => {
+    const r = await cli('alice#shop', 'alice-pw', 'SELECT email FROM people WHERE id = 1', ['--skip-ssl', '--compress', '--batch', '--skip-column-names']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('a***@example.com\n');
+  });
+
   it('answers wrong passwords, unknown connections and missing connections with the table codes', async () => {
     expect((await cli('alice#shop', 'nope', 'SELECT 1', ['--skip-ssl'])).stderr).toMatch(/ERROR 1045 \(28000\)/);
     expect((await cli('carol#shop', 'nope', 'SELECT 1', ['--skip-ssl'])).stderr).toMatch(/ERROR 1045 \(28000\)/);

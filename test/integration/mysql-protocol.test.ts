@@ -264,3 +264,42 @@ describe('KILL QUERY', () => {
     }
   });
 });
+
+describe('the upstream leg', () => {
+  let up: TestGateway;
+  beforeAll(async () => {
+    expect(my.caFile).toBeDefined();
+    up = await startTestGateway({
+      listen: MY_LISTEN,
+      identity: { users: [myUser('alice', 'dev')] },
+      connections: [
+        myConnection('tls-req', myTarget(my, DB, { tls: 'require' }), 'dev'),
+        myConnection('tls-full', myTarget(my, DB, { tls: 'verify-full', ca: my.caFile }), 'dev'),
+        myConnection('tls-wrongca', myTarget(my, DB, { tls: 'verify-full', ca: `${my.dir}/server.crt`, host: 'localhost' }), 'dev'),
+        myConnection('badcreds', myTarget(my, DB, { password: 'not-the-password' }), 'dev'),
+      ],
+    });
+  });
+  afterAll(async () => up?.stop());
+
+  for (const conn of ['tls-req', 'tls-full']) {
+    it(`target.tls ${conn === 'tls-req' ? 'require' : 'verify-full'}: the gateway's session to the target is encrypted`, async () => {
+      const c = await mysql.createConnection({ host: '127.0.0.1', port: up.gateway.ports.mysql!, user: `alice#${conn}`, password: 'alice-pw' });
+      try {
+        const [rows] = (await c.query("SHOW SESSION STATUS LIKE 'Ssl_cipher'")) as unknown as [Array<{ Value: string }>];
+        expect(rows[0]!.Value).not.toBe('');
+      } finally {
+        await c.end();
+      }
+    });
+  }
+
+  it('a target that refuses the gateway, or whose certificate does not verify, is error 2003 naming the connection', async () => {
+    for (const conn of ['badcreds', 'tls-wrongca']) {
+      await expect(mysql.createConnection({ host: '127.0.0.1', port: up.gateway.ports.mysql!, user: `alice#${conn}`, password: 'alice-pw' })).rejects.toMatchObject({
+        errno: 2003,
+        message: expect.stringContaining(conn),
+      });
+    }
+  });
+});
