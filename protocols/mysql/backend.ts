@@ -4,7 +4,8 @@
 // as slices of the bytes that arrived, one write per chunk.
 import { MAX_PACKET, Status } from './codes.js';
 import { MyReader, packet, packetCount, ProtocolError, readMessage, type Message } from './packets.js';
-import { decodeColumnDef, decodeErr, decodeOk, decodePrepareOk, encodeEof, encodeOk, hasMoreResults, terminatorStatus } from './messages.js';
+import { decodeColumnDef, decodeErr, decodeOk, decodePrepareOk, encodeEof, encodeErr, encodeOk, hasMoreResults, terminatorStatus } from './messages.js';
+import { freeTextMasker } from '../postgres/notices.js';
 import { errors } from './errors.js';
 import { St, type Op } from './ops.js';
 import { maskBinaryRow, maskTextRow, planFor } from './rows.js';
@@ -155,7 +156,7 @@ function step(s: MySession, op: Op, m: Message): void {
       }
       if (first === 0xff) {
         op.error = errText(p, m);
-        fwd(op, m, buf);
+        forwardErr(s, op, m);
         return finish(s, op);
       }
       if (first === 0xfb) {
@@ -221,7 +222,7 @@ function step(s: MySession, op: Op, m: Message): void {
       }
       if (first === 0xff) {
         op.error = errText(p, m);
-        fwd(op, m, buf);
+        forwardErr(s, op, m);
         return finish(s, op);
       }
       if (isTerminator(m)) {
@@ -279,8 +280,10 @@ function step(s: MySession, op: Op, m: Message): void {
       if (first === 0xfe && isTerminator(m)) terminator(s, op, m);
       else {
         if (first === 0x00) s.status = decodeOk(p, m.pStart, m.pEnd).status;
-        if (first === 0xff) op.error = errText(p, m);
-        fwd(op, m, buf);
+        if (first === 0xff) {
+          op.error = errText(p, m);
+          forwardErr(s, op, m);
+        } else fwd(op, m, buf);
       }
       return finish(s, op);
     }
@@ -294,7 +297,7 @@ function prepareFirst(s: MySession, op: Op, m: Message): void {
   const p = m.payload;
   if (p[m.pStart] === 0xff) {
     op.error = errText(p, m);
-    fwd(op, m, out.buf);
+    forwardErr(s, op, m);
     return finish(s, op);
   }
   if (p[m.pStart] !== 0x00) throw new ProtocolError('unexpected answer to COM_STMT_PREPARE');
@@ -327,6 +330,38 @@ function rememberCursor(op: Op): void {
     op.stmt.cursorDefs = op.defs;
     op.stmt.cursorPlan = op.plan;
   }
+}
+
+/**
+ * Error messages quote the values they failed on (`Duplicate entry 'alice@example.com' for key 'email'`,
+ * `Incorrect integer value: '…' for column …`): on a masked connection the value may come from a masked
+ * column, which content detection alone does not know, so quoted values of those messages are always redacted,
+ * and the rest of the text goes through the profile's detectors.
+ */
+const ECHOED = /((?:Duplicate entry|value:|value|entry) )'((?:[^'\\]|\\.|'')*)'/g;
+
+export function maskErrorMessage(message: string, detect: ((t: string) => string) | null): string {
+  const quoted = message.replace(ECHOED, "$1'[REDACTED]'");
+  return detect ? detect(quoted) : quoted;
+}
+
+function forwardErr(s: MySession, op: Op, m: Message): void {
+  const masker = s.deps.masker;
+  if (!masker || op.swallow) return fwd(op, m, out.buf);
+  const e = decodeErr(m.payload, m.pStart, m.pEnd);
+  s.errDetect ??= detector(freeTextMasker(masker, s.info));
+  const masked = maskErrorMessage(e.message, s.errDetect);
+  if (masked === e.message) return fwd(op, m, out.buf);
+  emit(op, encodeErr({ ...e, message: masked }));
+}
+
+function detector(cell: ReturnType<typeof freeTextMasker>): ((t: string) => string) | null {
+  if (!cell) return null;
+  return (t) => {
+    const b = Buffer.from(t, 'utf8');
+    const o = cell(b, 0, b.length);
+    return typeof o === 'string' ? o : t;
+  };
 }
 
 function errText(p: Buffer, m: Message): string {

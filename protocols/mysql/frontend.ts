@@ -112,7 +112,7 @@ function processClient(s: MySession, buf: Buffer, end: number): void {
       }
       case Com.STMT_EXECUTE: {
         // stmt id · flags (cursor type) · iteration count · [NULL bitmap · new-params-bound · types · values]
-        const stmt = statement(s, p, m.pStart);
+        const stmt = statement(s, p, m.pStart, m.pEnd);
         fwd(m.start, m.end);
         const op = newOp('result', outSeq, 'execute', stmt ? ++s.cmdSeq : 0);
         op.binary = true;
@@ -122,7 +122,7 @@ function processClient(s: MySession, buf: Buffer, end: number): void {
         break;
       }
       case Com.STMT_FETCH: {
-        const stmt = statement(s, p, m.pStart);
+        const stmt = statement(s, p, m.pStart, m.pEnd);
         if (s.deps.masker && stmt?.cursorDefs === undefined) {
           // rows whose shape the gateway never saw cannot be masked: refuse rather than pass them
           answer(s, outSeq, errors.unsupported('COM_STMT_FETCH without an open cursor'), 0);
@@ -250,8 +250,8 @@ export function probeSqlMode(s: MySession): void {
   s.upstream.write(probe(s));
 }
 
-function statement(s: MySession, p: Buffer, start: number): Stmt | undefined {
-  if (p.length - start < 5) throw new ProtocolError('statement command without a statement id');
+function statement(s: MySession, p: Buffer, start: number, end: number): Stmt | undefined {
+  if (end - start < 5) throw new ProtocolError('statement command without a statement id');
   const id = p.readUInt32LE(start + 1);
   // MariaDB: 0xFFFFFFFF means the statement prepared last
   if (id === 0xffffffff) return s.lastPrepared ?? undefined;

@@ -57,6 +57,8 @@ export class MySession {
   /** LOAD DATA LOCAL INFILE: the client is sending the file; next expected sequence id */
   infile: { op: Op; seq: number } | null = null;
   lastPrepared: Stmt | null = null;
+  /** detectors for error messages on a masked connection (undefined: not built yet) */
+  errDetect: ((t: string) => string) | null | undefined = undefined;
   cmdSeq = 0;
   /** last server status flags seen */
   status = 0x0002;
@@ -96,10 +98,14 @@ export class MySession {
     this.upstream.resume();
   }
 
-  /** A client that starts a packet and never finishes it must not hold the session forever. */
+  /**
+   * A client that starts a packet and stops sending must not hold the session forever: like MySQL's
+   * net_read_timeout, the limit is on silence while a packet is incomplete, not on the packet's total time.
+   */
   watchPartial(): void {
     const pending = this.clientFramer.buffered() > 0;
-    if (pending && !this.partialTimer) {
+    if (pending && this.partialTimer) this.partialTimer.refresh();
+    else if (pending) {
       this.partialTimer = setTimeout(() => {
         this.partialTimer = null;
         if (this.clientFramer.buffered() > 0) this.fatal(errors.timeout(), 'partial packet timeout');

@@ -173,6 +173,24 @@ describe('mysql2', () => {
     await expect(mysql.createConnection({ host: '127.0.0.1', port, user: 'carol#shop', password: 'carol-pw', ssl })).rejects.toThrow(/mysql_clear_password|cleartext/i);
   });
 
+  it('error messages that echo a value do not leak it on a masked connection', async () => {
+    const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'alice#shop', password: 'alice-pw' });
+    try {
+      await c.query('CREATE TABLE IF NOT EXISTS uniq (email VARCHAR(100) UNIQUE, n INT)');
+      await c.query("INSERT INTO uniq VALUES ('dup@example.com', 1)");
+      const dup = await c.query("INSERT INTO uniq VALUES ('dup@example.com', 2)").catch((e: { errno: number; message: string }) => e);
+      expect(dup).toMatchObject({ errno: 1062 });
+      expect((dup as { message: string }).message).not.toContain('dup@example.com');
+      expect((dup as { message: string }).message).toContain("Duplicate entry '[REDACTED]'");
+      await c.query("SET SESSION sql_mode = 'STRICT_ALL_TABLES'");
+      const bad = await c.query('INSERT INTO uniq (n) SELECT note FROM people WHERE id = 2').catch((e: { errno: number; message: string }) => e);
+      expect(bad).toMatchObject({ errno: 1366 });
+      expect((bad as { message: string }).message).toMatch(/Incorrect integer value: '\[REDACTED\]' for column/);
+    } finally {
+      await c.end();
+    }
+  });
+
   it('returns the result sets of a CALL through execute', async () => {
     const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'alice#shop', password: 'alice-pw' });
     try {
