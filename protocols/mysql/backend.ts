@@ -236,7 +236,9 @@ function step(s: MySession, op: Op, m: Message): void {
       }
       op.rows++;
       if (op.swallow) {
-        op.probe = new MyReader().reset(p, m.pStart, m.pEnd).lenencString();
+        const r = new MyReader().reset(p, m.pStart, m.pEnd);
+        op.probe = r.lenencString();
+        if (r.remaining() > 0) op.maxPacket = Number(r.lenencString());
         return;
       }
       const plan = op.plan;
@@ -373,6 +375,10 @@ function finish(s: MySession, op: Op): void {
   s.ops.shift();
   if (op.swallow) {
     s.sqlModeInFlight = Math.max(0, s.sqlModeInFlight - 1);
+    if (op.maxPacket && Number.isFinite(op.maxPacket)) {
+      // The target refuses (and disconnects) a larger packet anyway: do not hold more than it would take.
+      s.clientFramer.maxMessage = Math.min(s.clientFramer.maxMessage, op.maxPacket + 1024);
+    }
     if (op.probe !== undefined) {
       const modes = op.probe.toUpperCase().split(',');
       s.noBackslashEscapes = modes.includes('NO_BACKSLASH_ESCAPES');

@@ -11,7 +11,7 @@ import { isUnsafeCharset } from './charsets.js';
 import { drainLocal } from './backend.js';
 import type { MySession } from './session.js';
 
-const SQL_MODE_PROBE = 'SELECT @@SESSION.sql_mode';
+const SQL_MODE_PROBE = 'SELECT @@SESSION.sql_mode, @@max_allowed_packet';
 /** Text after which sql_mode may differ: any mention of it, EXECUTE of a prepared text, a reset. */
 const MAY_CHANGE_SQL_MODE = /sql_mode|\bexecute\b|\breset\b|\bansi\b/i;
 

@@ -76,6 +76,8 @@ export interface Op {
   pendingCols?: number;
   /** rows of a swallowed sql_mode probe */
   probe?: string;
+  /** the target's max_allowed_packet, from the same probe */
+  maxPacket?: number;
 }
 
 export function newOp(t: OpKind, outSeq: number, via: string, cmdId = 0): Op {

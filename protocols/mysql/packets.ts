@@ -293,7 +293,8 @@ export class MyFramer {
   private size = 0;
   private need = 0;
 
-  constructor(private readonly maxMessage: number) {}
+  /** largest payload of one message; the session lowers it to the target's max_allowed_packet */
+  constructor(public maxMessage: number) {}
 
   /** Bytes held back waiting for the rest of a message. */
   buffered(): number {
@@ -323,7 +324,9 @@ export class MyFramer {
       while (p + 4 <= len) {
         const n = buf.readUIntLE(p, 3);
         total += n;
-        if (total > this.maxMessage) throw new ProtocolError(`packet of ${total} bytes exceeds the limit of ${this.maxMessage}`);
+        if (total > this.maxMessage) {
+          throw new ProtocolError(`packet of ${total} bytes or more is bigger than the target's max_allowed_packet (${this.maxMessage} bytes)`);
+        }
         if (p + 4 + n > len) {
           need = p + 4 + n - off;
           break;

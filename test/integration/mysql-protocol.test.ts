@@ -209,6 +209,31 @@ describe('16 MiB packets', () => {
     }
   }, 60_000);
 
+  it("a message past the target's max_allowed_packet is refused as it arrives, not buffered whole", async () => {
+    const w = await session();
+    try {
+      w.command(Com.QUERY, 'SELECT 1');
+      await w.result(false); // the login probe (sql_mode, max_allowed_packet) has been answered by now
+      const size = 64 * 1024 * 1024 + 64 * 1024; // max_allowed_packet is 64 MiB here (beforeAll)
+      const chunk = Buffer.alloc(0xffffff, 0x20);
+      // a COM_QUERY of `size` bytes in 16 MiB packets; the gateway must answer before the last one
+      let sent = 0;
+      let seq = 0;
+      while (sent <= size && !w.closed) {
+        const h = Buffer.from([0xff, 0xff, 0xff, seq++]);
+        w.raw(Buffer.concat([h, sent === 0 ? Buffer.concat([Buffer.from([Com.QUERY]), chunk.subarray(1)]) : chunk]));
+        sent += 0xffffff;
+        await new Promise((r) => setImmediate(r));
+      }
+      const e = await w.read(10_000);
+      expect(e!.payload[0]).toBe(0xff);
+      expect(decodeErr(e!.payload, 0, e!.payload.length)).toMatchObject({ code: 1047, state: '08S01', message: expect.stringContaining('max_allowed_packet') });
+      expect(await w.closedWithin(5000)).toEqual([]);
+    } finally {
+      w.end();
+    }
+  }, 60_000);
+
   it('a large result streams through with every row intact', async () => {
     const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'alice#shop', password: 'alice-pw', database: DB });
     try {
