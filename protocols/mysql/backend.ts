@@ -6,6 +6,7 @@ import { MAX_PACKET, Status } from './codes.js';
 import { MyReader, packet, packetCount, ProtocolError, readMessage, type Message } from './packets.js';
 import { decodeColumnDef, decodeErr, decodeOk, decodePrepareOk, encodeEof, encodeErr, encodeOk, hasMoreResults, terminatorStatus } from './messages.js';
 import { freeTextMasker } from '../postgres/notices.js';
+import { isUnsafeCharset } from './charsets.js';
 import { errors } from './errors.js';
 import { St, type Op } from './ops.js';
 import { maskBinaryRow, maskTextRow, planFor } from './rows.js';
@@ -87,7 +88,13 @@ function processUpstream(s: MySession, buf: Buffer, end: number): void {
       }
       throw new ProtocolError('unexpected packet from the target');
     }
-    step(s, op, m);
+    if (op.hold) {
+      out.flush();
+      const mark = out.parts.length;
+      step(s, op, m);
+      out.flush();
+      for (const b of out.parts.splice(mark)) s.held.push(b);
+    } else step(s, op, m);
   }
   out.flush();
   const parts = out.parts;
@@ -140,6 +147,7 @@ function definitionsEnd(s: MySession, op: Op): void {
 }
 
 function step(s: MySession, op: Op, m: Message): void {
+  if (m.pEnd === m.pStart) throw new ProtocolError('empty packet from the target');
   const p = m.payload;
   const first = p[m.pStart]!;
   const buf = out.buf;
@@ -239,6 +247,7 @@ function step(s: MySession, op: Op, m: Message): void {
         const r = new MyReader().reset(p, m.pStart, m.pEnd);
         op.probe = r.lenencString();
         if (r.remaining() > 0) op.maxPacket = Number(r.lenencString());
+        if (r.remaining() > 0) op.charset = r.lenencString();
         return;
       }
       const plan = op.plan;
@@ -308,7 +317,6 @@ function prepareFirst(s: MySession, op: Op, m: Message): void {
   const stmt = op.stmt!;
   stmt.id = ok.id;
   s.stmts.set(ok.id, stmt);
-  s.lastPrepared = stmt;
   op.remaining = ok.columns;
   if (ok.params > 0) {
     op.state = St.PParams;
@@ -375,6 +383,17 @@ function finish(s: MySession, op: Op): void {
   s.ops.shift();
   if (op.swallow) {
     s.sqlModeInFlight = Math.max(0, s.sqlModeInFlight - 1);
+    if (op.charset !== undefined && isUnsafeCharset(op.charset)) {
+      // Backstop: charsetChange() in frontend.ts refuses every way to get here that is known. The answer
+      // held for the command that did it is never sent.
+      s.deps.log.error({ charset: op.charset }, 'the target reports an unsafe client character set; closing the session');
+      s.held = [];
+      s.fatal(errors.charset(op.charset), 'unsafe character set');
+    }
+    if (s.held.length > 0) {
+      for (const b of s.held) out.push(b);
+      s.held = [];
+    }
     if (op.maxPacket && Number.isFinite(op.maxPacket)) {
       // The target refuses (and disconnects) a larger packet anyway: do not hold more than it would take.
       s.clientFramer.maxMessage = Math.min(s.clientFramer.maxMessage, op.maxPacket + 1024);

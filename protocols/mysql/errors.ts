@@ -17,8 +17,11 @@ export const errors = {
   noConnection: (): Err =>
     e(1049, '42000', "portcullis: no connection named; log in as 'USER#CONNECTION' (for example -u 'alice#shop-db')"),
   suffixOnOwnPort: (): Err => e(1049, '42000', 'portcullis: this port belongs to one connection; log in as USER without #CONNECTION'),
-  upstream: (conn: string, detail: string): Err => e(2003, 'HY000', `portcullis: cannot reach the target of connection '${conn}': ${detail}`),
-  targetLost: (): Err => e(2013, 'HY000', 'portcullis: lost the connection to the target'),
+  // Not 2003 / 2013: codes from 2000 up are the client library's own, and libmariadb (the mariadb CLI) turns
+  // such a code sent by a server into "2027 Received malformed packet", hiding the message.
+  // 1429 is ER_CONNECT_TO_FOREIGN_DATA_SOURCE, 1158 ER_NET_READ_ERROR.
+  upstream: (conn: string, detail: string): Err => e(1429, 'HY000', `portcullis: cannot reach the target of connection '${conn}': ${detail}`),
+  targetLost: (): Err => e(1158, '08S01', 'portcullis: lost the connection to the target'),
   protocol: (detail: string): Err => e(1047, '08S01', `portcullis: malformed packet: ${detail}`),
   unsupported: (what: string): Err => e(1047, '08S01', `portcullis: ${what}`),
   plugin: (plugin: string): Err =>

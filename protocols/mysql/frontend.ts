@@ -11,9 +11,9 @@ import { isUnsafeCharset } from './charsets.js';
 import { drainLocal } from './backend.js';
 import type { MySession } from './session.js';
 
-const SQL_MODE_PROBE = 'SELECT @@SESSION.sql_mode, @@max_allowed_packet';
+const SQL_MODE_PROBE = 'SELECT @@SESSION.sql_mode, @@max_allowed_packet, @@SESSION.character_set_client';
 /** Text after which sql_mode may differ: any mention of it, EXECUTE of a prepared text, a reset. */
-const MAY_CHANGE_SQL_MODE = /sql_mode|\bexecute\b|\breset\b|\bansi\b/i;
+const MAY_CHANGE_SQL_MODE = /sql_mode|\bexecute\b|\breset\b|\bansi\b|character_set|\bnames\b|charset|collation/i;
 
 export function onClientData(s: MySession, chunk: Buffer): void {
   if (s.closed) return;
@@ -91,8 +91,9 @@ function processClient(s: MySession, buf: Buffer, end: number): void {
         const killed = translateKill(s, text);
         if (killed) inject(killed);
         else fwd(m.start, m.end);
-        s.ops.push(newOp('result', outSeq, 'query', cmdId));
-        if (MAY_CHANGE_SQL_MODE.test(text)) inject(probe(s));
+        const op = newOp('result', outSeq, 'query', cmdId);
+        s.ops.push(op);
+        if (MAY_CHANGE_SQL_MODE.test(text)) inject(probe(s, op));
         break;
       }
       case Com.STMT_PREPARE: {
@@ -107,6 +108,9 @@ function processClient(s: MySession, buf: Buffer, end: number): void {
         fwd(m.start, m.end);
         const op = newOp('prepare', outSeq, 'prepare', cmdId);
         op.stmt = { id: -1, text, cmdId, analysis: null, changesSqlMode: MAY_CHANGE_SQL_MODE.test(text) };
+        // MariaDB's execute-direct pipelines COM_STMT_EXECUTE with id 0xFFFFFFFF behind this PREPARE: the
+        // id means this statement from now on, not the one the target last confirmed.
+        s.lastPrepared = op.stmt;
         s.ops.push(op);
         break;
       }
@@ -118,7 +122,8 @@ function processClient(s: MySession, buf: Buffer, end: number): void {
         op.binary = true;
         if (stmt) op.stmt = stmt;
         s.ops.push(op);
-        if (stmt?.changesSqlMode) inject(probe(s));
+        // id 0xFFFFFFFF: if its PREPARE fails, the target may run an older statement; re-read sql_mode anyway
+        if (stmt?.changesSqlMode || p.readUInt32LE(m.pStart + 1) === 0xffffffff) inject(probe(s, op));
         break;
       }
       case Com.STMT_FETCH: {
@@ -159,8 +164,9 @@ function processClient(s: MySession, buf: Buffer, end: number): void {
       case Com.RESET_CONNECTION:
         fwd(m.start, m.end);
         s.stmts.clear();
-        s.ops.push(newOp('single', outSeq, comName(com)));
-        inject(probe(s));
+        const op = newOp('single', outSeq, comName(com));
+        s.ops.push(op);
+        inject(probe(s, op));
         break;
       case Com.INIT_DB: {
         const db = p.toString('utf8', m.pStart + 1, m.pEnd);
@@ -237,8 +243,13 @@ function answer(s: MySession, seq: number, e: Err, cmdId: number): void {
   s.ops.push(op);
 }
 
-/** Inject `SELECT @@SESSION.sql_mode` after what was forwarded; its answer is read by the gateway alone. */
-function probe(s: MySession): Buffer {
+/**
+ * Inject `SELECT @@SESSION.sql_mode, …` after what was forwarded; its answer is read by the gateway alone.
+ * The answer to `after` is held back until then, so a client that waits for it sends its next command when
+ * the gateway already reads text as the target does (only pipelined commands are judged under every reading).
+ */
+function probe(s: MySession, after?: Op): Buffer {
+  if (after) after.hold = true;
   const op = newOp('result', 1, 'sql-mode');
   op.swallow = true;
   s.ops.push(op);
@@ -289,11 +300,8 @@ function decideSql(s: MySession, text: string, via: 'query' | 'prepare'): Decisi
   for (const st of analysis.statements) {
     for (const inner of [st, ...(st.inner ?? [])]) {
       if (inner.verb === 'set') {
-        for (const m of inner.text.matchAll(CHARSET_SETTING)) {
-          if (isUnsafeCharset(m[1]!)) {
-            return { action: 'block', rule: 'charset', message: `character set ${m[1]} is not supported through portcullis (a quote byte can hide in its multibyte characters)` };
-          }
-        }
+        const refusal = charsetChange(inner.text);
+        if (refusal) return { action: 'block', rule: 'charset', message: refusal };
       }
       if (inner.verb === 'load' && LOAD_LOCAL.test(inner.text) && !s.deps.localInfile) {
         return { action: 'block', rule: 'local-infile', message: 'LOAD DATA LOCAL INFILE is not allowed on this connection (connection option localInfile)' };
@@ -303,7 +311,30 @@ function decideSql(s: MySession, text: string, via: 'query' | 'prepare'): Decisi
   return d;
 }
 
-const CHARSET_SETTING = /\b(?:names|character\s+set|charset|character_set_client|character_set_connection|character_set_results)\s*(?::?=|\bto\b)?\s*['"`]?([a-z0-9_]+)/g;
+/** An assignment to a connection character set or collation, in any SET spelling. */
+const CHARSET_SETTING =
+  /(?:^set\s+(?:statement\s+)?|,\s*)(?:(?:session|local|global|persist|persist_only)\s+)?(?:@@(?:session\.|local\.|global\.|persist\.)?)?(names|character\s+set|charset|character_set_client|character_set_connection|character_set_results|collation_connection)\b\s*(?::=|=|\bto\b)?\s*/g;
+const CHARSET_VALUE = /^(?:'([^'\\]*)'|"([^"\\]*)"|`([^`]*)`|([a-z][a-z0-9_]*))(?=\s*(?:$|,|;|\bcollate\b|\bfor\b))/;
+
+/**
+ * The lexer reads text as UTF-8 (or another encoding where quote and backslash bytes are never part of a
+ * multibyte character). A connection character set may therefore change only to a named, safe one: a
+ * variable, an expression, a number (collation id) or a subquery could name sjis or gbk, so they are refused.
+ * Returns the refusal, or null.
+ */
+export function charsetChange(text: string): string | null {
+  for (const m of text.matchAll(CHARSET_SETTING)) {
+    const rest = text.slice(m.index + m[0].length);
+    const v = CHARSET_VALUE.exec(rest);
+    const name = v ? (v[1] ?? v[2] ?? v[3] ?? v[4])! : null;
+    if (name === null || name === '') {
+      return `${m[1]} may only be set to a character set named literally through portcullis (no variables, expressions or numbers)`;
+    }
+    if (isUnsafeCharset(name)) return `character set ${name} is not supported through portcullis (a quote byte can hide in its multibyte characters)`;
+  }
+  return null;
+}
+
 const LOAD_LOCAL = /^load\s+(?:data|xml)\s+(?:(?:low_priority|concurrent)\s+)?local\b/;
 
 function decide(s: MySession, cmd: Command): Decision {
@@ -366,4 +397,4 @@ function translateKill(s: MySession, text: string): Buffer | null {
   return packet(0, Buffer.concat([Buffer.from([Com.QUERY]), Buffer.from(t, 'utf8')]));
 }
 
-export const _test = { decideSql, translateKillText, CHARSET_SETTING, LOAD_LOCAL };
+export const _test = { decideSql, translateKillText, LOAD_LOCAL };

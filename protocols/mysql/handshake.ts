@@ -182,6 +182,23 @@ export async function handleMysqlClient(raw: net.Socket, ctx: MyContext): Promis
     if (!conn) return refuse(errors.unknownConnection(connName), 'unknown connection');
     if (!ctx.identity.mayUse(identity, conn)) return refuse(errors.notAllowed(identity.user, conn.name), 'not allowed');
 
+    // ---- the database the client asks for is judged like COM_INIT_DB (`USE db`)
+    if (hello.database) {
+      const use = `USE \`${hello.database.replace(/`/g, '``')}\``;
+      const pre: SessionInfo = { id: 'login', user: identity.user, groups: identity.groups, authMethod: identity.method, connection: conn.name, protocol: 'mysql', clientAddress: remote };
+      let d;
+      try {
+        d = ctx.policy.decide(pre, { kind: 'sql', dialect: 'mysql', text: use, via: 'query', lexer: { dialect: 'mysql' } });
+      } catch {
+        d = { action: 'block' as const, rule: 'policy-error', message: 'the policy could not decide; blocked (fail closed)' };
+      }
+      if (d instanceof Promise || d.action !== 'allow') {
+        const rule = d instanceof Promise ? 'review' : d.rule;
+        const message = d instanceof Promise ? 'this command needs a review, and reviews are not available yet' : (d.message ?? 'blocked');
+        return refuse(errors.blocked(rule, message), 'database refused by policy');
+      }
+    }
+
     // ---- upstream with the gateway-held credentials
     const database = hello.database || conn.target.database || undefined;
     const target: MyTarget = {

@@ -59,6 +59,8 @@ export interface Op {
   stmt?: Stmt;
   /** the response is the gateway's own (SELECT @@sql_mode): read, never forwarded */
   swallow?: boolean;
+  /** this answer waits (in MySession.held) until the sql_mode probe sent after it is answered */
+  hold?: boolean;
   local?: Buffer;
   state: St;
   remaining: number;
@@ -78,6 +80,8 @@ export interface Op {
   probe?: string;
   /** the target's max_allowed_packet, from the same probe */
   maxPacket?: number;
+  /** the session's character_set_client, from the same probe */
+  charset?: string;
 }
 
 export function newOp(t: OpKind, outSeq: number, via: string, cmdId = 0): Op {

@@ -51,7 +51,8 @@ export function columnInfo(d: ColumnDef, binaryRows: boolean): ColumnInfo {
   const str = isStringType(d.type);
   // Binary-charset strings (BLOB, VARBINARY, and every string column under character_set_results=binary, as
   // mariadb-dump sets it) are still scanned: the bytes are the text the client will print.
-  let typeName = TYPE_NAMES[d.type] ?? 'unknown';
+  // An unknown type gets a name no type table knows, so a masked value of it becomes NULL, never text.
+  let typeName = TYPE_NAMES[d.type] ?? `mysql type 0x${d.type.toString(16)}`;
   if (str && d.charset === BINARY_CHARSET && typeName === 'varchar') typeName = 'varbinary';
   if (!str && d.flags & Flag.UNSIGNED) typeName += ' unsigned';
   return {
@@ -179,16 +180,20 @@ export function encodeBinaryValue(t: number, unsigned: boolean, text: string): B
       if (!/^-?\d+$/.test(text)) return null;
       const v = BigInt(text);
       const width = t === Type.TINY ? 1 : t === Type.SHORT || t === Type.YEAR ? 2 : t === Type.LONGLONG ? 8 : 4;
+      // INT24 travels in 4 bytes but holds 3
+      const bits = BigInt((t === Type.INT24 ? 3 : width) * 8);
+      const min = unsigned ? 0n : -(1n << (bits - 1n));
+      const max = unsigned ? (1n << bits) - 1n : (1n << (bits - 1n)) - 1n;
+      if (v < min || v > max) return null;
       const b = Buffer.alloc(width);
-      const mod = 1n << BigInt(width * 8);
-      const u = ((v % mod) + mod) % mod;
+      const u = v < 0n ? (1n << BigInt(width * 8)) + v : v;
       if (width === 8) b.writeBigUInt64LE(u);
       else b.writeUIntLE(Number(u), 0, width);
-      void unsigned;
       return b;
     }
     case Type.FLOAT:
     case Type.DOUBLE: {
+      if (!/^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?\s*$/i.test(text)) return null;
       const v = Number(text);
       if (!Number.isFinite(v)) return null;
       const b = Buffer.alloc(t === Type.FLOAT ? 4 : 8);
@@ -202,8 +207,8 @@ export function encodeBinaryValue(t: number, unsigned: boolean, text: string): B
     case Type.DATETIME2:
     case Type.TIMESTAMP:
     case Type.TIMESTAMP2: {
-      const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?)?/.exec(text);
-      if (!m) return null;
+      const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?)?$/.exec(text);
+      if (!m || Number(m[2]) > 12 || Number(m[3]) > 31 || Number(m[4] ?? 0) > 23 || Number(m[5] ?? 0) > 59 || Number(m[6] ?? 0) > 59) return null;
       enc.u8(m[4] !== undefined ? (m[7] ? 11 : 7) : 4).u16(Number(m[1])).u8(Number(m[2])).u8(Number(m[3]));
       if (m[4] !== undefined) enc.u8(Number(m[4])).u8(Number(m[5])).u8(Number(m[6]));
       if (m[7]) enc.u32(Number(m[7].padEnd(6, '0')));
@@ -211,8 +216,8 @@ export function encodeBinaryValue(t: number, unsigned: boolean, text: string): B
     }
     case Type.TIME:
     case Type.TIME2: {
-      const m = /^(-)?(\d+):(\d{2}):(\d{2})(?:\.(\d{1,6}))?/.exec(text);
-      if (!m) return null;
+      const m = /^(-)?(\d+):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/.exec(text);
+      if (!m || Number(m[3]) > 59 || Number(m[4]) > 59) return null;
       const hours = Number(m[2]);
       enc.u8(m[5] ? 12 : 8).u8(m[1] ? 1 : 0).u32(Math.floor(hours / 24)).u8(hours % 24).u8(Number(m[3])).u8(Number(m[4]));
       if (m[5]) enc.u32(Number(m[5].padEnd(6, '0')));

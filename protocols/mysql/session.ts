@@ -57,6 +57,8 @@ export class MySession {
   /** LOAD DATA LOCAL INFILE: the client is sending the file; next expected sequence id */
   infile: { op: Op; seq: number } | null = null;
   lastPrepared: Stmt | null = null;
+  /** answers held until the sql_mode probe behind them is answered */
+  held: Buffer[] = [];
   /** detectors for error messages on a masked connection (undefined: not built yet) */
   errDetect: ((t: string) => string) | null | undefined = undefined;
   cmdSeq = 0;

@@ -329,14 +329,14 @@ describe('refused logins get the error table codes', () => {
     expect(r.err.message).toMatch(/'bob'.*'shop'/);
   });
 
-  it("target down ('alice#down', the port refuses) → 2003 / HY000 at once", async () => {
+  it("target down ('alice#down', the port refuses) → 1429 / HY000 at once", async () => {
     const started = Date.now();
     const r = await login('alice#down', 'alice-pw');
     expect(Date.now() - started).toBeLessThan(2000);
-    expect(r).toMatchObject({ err: { code: 2003, state: 'HY000' }, closed: true });
+    expect(r).toMatchObject({ err: { code: 1429, state: 'HY000' }, closed: true });
     expect(r.err.message).toMatch(/down.*ECONNREFUSED/);
     // and the same through a driver
-    await expect(good({ user: 'alice#down' })).rejects.toMatchObject({ errno: 2003, sqlState: 'HY000' });
+    await expect(good({ user: 'alice#down' })).rejects.toMatchObject({ errno: 1429, sqlState: 'HY000' });
     await stillServes();
   });
 
@@ -611,12 +611,12 @@ describe('the target goes away mid-session', () => {
     await mariadbAdmin(my, `KILL ${id}`);
     const pkts = await w.closedWithin(5000);
     expect(w.closed).toBe(true);
-    // MariaDB 10.11 closes an idle killed connection without a word: the gateway says 2013 (seq 0, nothing
+    // MariaDB 10.11 closes an idle killed connection without a word: the gateway says 1158 (seq 0, nothing
     // was asked); had the target sent its own ERR (1927 / 70100 "Connection was killed"), that is relayed
     expect(pkts.length).toBe(1);
     const e = errOf(pkts[0]);
     expect(pkts[0]!.seq).toBe(0);
-    expect([{ code: 2013, state: 'HY000' }, { code: 1927, state: '70100' }]).toContainEqual({ code: e.code, state: e.state });
+    expect([{ code: 1158, state: '08S01' }, { code: 1927, state: '70100' }]).toContainEqual({ code: e.code, state: e.state });
     await stillServes();
   });
 
@@ -636,14 +636,14 @@ describe('the target goes away mid-session', () => {
     const pkts = await w.closedWithin(5000);
     expect(Date.now() - started).toBeLessThan(3000);
     expect(w.closed).toBe(true);
-    // the answer to the SELECT (seq 1): the target's own ERR if it sent one, else the gateway's 2013; the last is 2013
+    // the answer to the SELECT (seq 1): the target's own ERR if it sent one, else the gateway's 1158; the last is 1158
     expect(pkts.length).toBeGreaterThanOrEqual(1);
     expect(pkts.length).toBeLessThanOrEqual(2);
     const first = errOf(pkts[0]);
     expect(pkts[0]!.seq).toBe(1);
-    expect([{ code: 2013, state: 'HY000' }, { code: 1927, state: '70100' }]).toContainEqual({ code: first.code, state: first.state });
+    expect([{ code: 1158, state: '08S01' }, { code: 1927, state: '70100' }]).toContainEqual({ code: first.code, state: first.state });
     const last = errOf(pkts[pkts.length - 1]);
-    expect({ code: last.code, state: last.state }).toEqual({ code: 2013, state: 'HY000' });
+    expect({ code: last.code, state: last.state }).toEqual({ code: 1158, state: '08S01' });
     expect(last.message).toMatch(/portcullis: lost the connection to the target/);
     await stillServes();
   });

@@ -145,6 +145,15 @@ describe('character sets', () => {
     expect((await cli('alice#shop', 'alice-pw', 'SET NAMES utf8mb4; SELECT 1')).stderr).toBe('');
   });
 
+  it('a character set may only be named literally: variables, expressions, numbers and subqueries are refused', async () => {
+    for (const sql of ["SET @c = 'sjis'; SET character_set_client = @c", "SET character_set_client = CONCAT('sj', 'is')", 'SET character_set_client = 13', "SET @@session.character_set_client = (SELECT 'gbk')"]) {
+      const r = await cli('alice#shop', 'alice-pw', sql);
+      expect(r.stderr, sql).toMatch(/ERROR 1142.*character_set_client may only be set to a character set named literally/);
+    }
+    const ok = await cli('alice#shop', 'alice-pw', "SET NAMES 'utf8mb4' COLLATE 'utf8mb4_general_ci'; SELECT @@character_set_client AS cs");
+    expect(ok.stdout).toBe('cs\nutf8mb4\n');
+  });
+
   it('a handshake asking for gbk is refused', async () => {
     const w = await MyWire.connect(port);
     try {
@@ -155,6 +164,24 @@ describe('character sets', () => {
       expect(decodeErr(e!.payload, 0, e!.payload.length)).toMatchObject({ code: 1115, message: expect.stringContaining('gbk') });
     } finally {
       w.end();
+    }
+  });
+});
+
+describe('the database named at login', () => {
+  it('is judged like USE: a rule on `use` refuses the login with 1142', async () => {
+    const g = await startTestGateway({
+      listen: MY_LISTEN,
+      identity: { users: [myUser('alice', 'dev')] },
+      connections: [myConnection('shop', myTarget(my, DB), 'dev', { guardrails: ['no-use-mysql'] })],
+      guardrails: [{ name: 'no-use-mysql', when: { statements: ['use'], pattern: '\\bmysql\\b' }, action: 'block' }],
+    });
+    try {
+      const p = g.gateway.ports.mysql!;
+      expect((await cli('alice#shop', 'alice-pw', 'SELECT 1', ['-Dmysql'], p)).stderr).toMatch(/ERROR 1142.*no-use-mysql/);
+      expect((await cli('alice#shop', 'alice-pw', 'SELECT DATABASE() AS d', [`-D${DB}`], p)).stdout).toBe(`d\n${DB}\n`);
+    } finally {
+      await g.stop();
     }
   });
 });
