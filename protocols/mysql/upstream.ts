@@ -133,8 +133,9 @@ export async function connectUpstream(target: MyTarget, client: ClientWants): Pr
     // What the client asked for, limited to what the gateway relays and the target offers.
     let caps = (client.caps & GATEWAY_CAPS & server) >>> 0;
     caps |= Cap.LONG_PASSWORD | Cap.PROTOCOL_41 | Cap.SECURE_CONNECTION | Cap.LONG_FLAG | Cap.TRANSACTIONS;
-    // CLIENT_DEPRECATE_EOF whenever the target has it: backend.ts translates for clients without it.
-    caps |= server & (Cap.PLUGIN_AUTH | Cap.PLUGIN_AUTH_LENENC_DATA | Cap.MULTI_RESULTS | Cap.PS_MULTI_RESULTS | Cap.CONNECT_ATTRS | Cap.DEPRECATE_EOF);
+    // CLIENT_DEPRECATE_EOF only when the client has it too (above): then rows pass as they are. backend.ts
+    // translates for a client that has it when the target does not.
+    caps |= server & (Cap.PLUGIN_AUTH | Cap.PLUGIN_AUTH_LENENC_DATA | Cap.MULTI_RESULTS | Cap.PS_MULTI_RESULTS | Cap.CONNECT_ATTRS);
     caps &= ~(Cap.CONNECT_WITH_DB | Cap.SSL);
     if (!client.localInfile) caps &= ~Cap.LOCAL_FILES;
     if (target.database) caps |= Cap.CONNECT_WITH_DB;

@@ -1,4 +1,4 @@
-// MySQL protocol details through the gateway, with a raw client where drivers do not reach: EOF translation
+// MySQL protocol details through the gateway, with a raw client where drivers do not reach: result sets
 // for clients with and without CLIENT_DEPRECATE_EOF, cursors and COM_STMT_FETCH, the utility commands,
 // long-data parameters, 16 MiB continuation packets, and KILL QUERY translated to the target's thread id.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
