@@ -13,13 +13,12 @@
 //                             [--bulk-runs 3] [--legs direct,haproxy,relay,portcullis] [--out bench/RESULTS.md] [--keep]
 // Needs (Debian): mariadb-server + mariadb-client, sysbench, haproxy. Run as root (mariadbd then runs with
 // --user=root) or as an ordinary user. Portcullis must be built first (npm run build).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { children, daemon, die, freePort, lastLines, log, logReason, run, runOk, setDefaultEnv, sleep, stopDaemon, waitForPort, which } from './proc.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -71,127 +70,13 @@ const SECTION_END = '<!-- bench/mysql.mjs: end -->';
 // ------------------------------------------------------------------------------------------------
 // small process helpers (no shell)
 
-function die(msg) {
-  console.error(`bench: ${msg}`);
-  process.exit(2);
-}
-const log = (msg) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-const children = new Set();
 function cleanEnv(extra = {}) {
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('MYSQL') || k.startsWith('MARIADB')) delete env[k];
   return { ...env, LC_ALL: 'C.UTF-8', ...extra };
 }
+setDefaultEnv(() => cleanEnv());
 
-/** Runs a program, collects output. stdout: 'pipe' | 'ignore'. Never rejects for a non-zero exit. */
-function run(cmd, args, { env, input, timeoutMs = 120_000, stdout = 'pipe' } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: env ?? cleanEnv(), stdio: ['pipe', stdout, 'pipe'] });
-    children.add(child);
-    const out = [];
-    const err = [];
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.stdout?.on('data', (b) => out.push(b));
-    child.stderr.on('data', (b) => err.push(b));
-    child.stdin.on('error', () => {});
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      children.delete(child);
-      reject(new Error(`cannot run ${cmd}: ${e.message}`));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, signal, timedOut, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
-    });
-    child.stdin.end(input ?? undefined);
-  });
-}
-async function runOk(cmd, args, opts) {
-  const r = await run(cmd, args, opts);
-  if (r.code !== 0) throw new Error(`${path.basename(cmd)} ${args.join(' ')}: ${r.timedOut ? 'timed out' : `exit ${r.code ?? r.signal}`}: ${lastLines(r.stderr || r.stdout)}`);
-  return r.stdout;
-}
-function lastLines(s, n = 3) {
-  return s.trim().split('\n').slice(-n).join(' | ').slice(0, 400);
-}
-
-/** The last error in a gateway log: pino JSON lines (err.message / msg) or plain text. */
-function logReason(text) {
-  const lines = text.trim().split('\n').filter(Boolean);
-  for (let i = lines.length - 1; i >= 0; i--) {
-    try {
-      const j = JSON.parse(lines[i]);
-      if (j && typeof j === 'object' && (j.level ?? 0) >= 40) return String(j.err?.message ?? j.msg ?? lines[i]).split('\n')[0].slice(0, 300);
-    } catch {
-      return lastLines(lines.slice(-2).join('\n'));
-    }
-  }
-  return lastLines(lines.slice(-2).join('\n'));
-}
-
-/** A long-running process; output goes to logFile. */
-function daemon(cmd, args, logFile, env) {
-  const fd = fs.openSync(logFile, 'a');
-  const child = spawn(cmd, args, { env: env ?? cleanEnv(), stdio: ['ignore', fd, fd] });
-  fs.closeSync(fd);
-  children.add(child);
-  child.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  child.on('error', () => {});
-  child.exited.then(() => children.delete(child));
-  return child;
-}
-async function stopDaemon(child) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await child.exited;
-  clearTimeout(t);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port, timeoutMs, child) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child && (child.exitCode !== null || child.signalCode !== null)) throw new Error(`exited (${child.exitCode ?? child.signalCode}) before listening`);
-    const ok = await new Promise((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port });
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => (s.destroy(), resolve(false)));
-    });
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`);
-}
-
-function which(name) {
-  for (const d of (process.env.PATH ?? '').split(':').concat(['/usr/local/sbin', '/usr/sbin', '/usr/bin', '/sbin'])) {
-    if (!d) continue;
-    const p = path.join(d, name);
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return p;
-    } catch {}
-  }
-  return null;
-}
 function need(name) {
   const p = which(name);
   if (!p) die(`${name} not found (Debian: mariadb-server mariadb-client sysbench haproxy)`);

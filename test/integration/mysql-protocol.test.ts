@@ -234,6 +234,27 @@ describe('16 MiB packets', () => {
     }
   }, 60_000);
 
+  it('backpressure: a client that stops reading stops the target, instead of the gateway buffering the result', async () => {
+    const w = await session();
+    try {
+      // about 200 MB of rows
+      w.command(Com.QUERY, "SELECT seq, REPEAT('x', 1000) AS pad FROM seq_1_to_200000");
+      w.sock.pause();
+      await new Promise((r) => setTimeout(r, 300));
+      const before = process.memoryUsage().arrayBuffers;
+      await new Promise((r) => setTimeout(r, 1500));
+      const grown = process.memoryUsage().arrayBuffers - before;
+      // the gateway runs in this process: without backpressure it would hold most of the 200 MB by now
+      expect(grown).toBeLessThan(32 * 1024 * 1024);
+      w.sock.resume();
+      const r = await w.result(false);
+      expect(r.rows).toHaveLength(200_000);
+      expect(textCells(r.rows[199_999]!)[0]).toBe('200000');
+    } finally {
+      w.end();
+    }
+  }, 60_000);
+
   it('a large result streams through with every row intact', async () => {
     const c = await mysql.createConnection({ host: '127.0.0.1', port, user: 'alice#shop', password: 'alice-pw', database: DB });
     try {
