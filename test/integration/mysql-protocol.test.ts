@@ -6,7 +6,7 @@ import mysql from 'mysql2/promise';
 import { Cap, Com } from '../../protocols/mysql/codes.js';
 import { decodeErr, decodePrepareOk } from '../../protocols/mysql/messages.js';
 import { MyReader, MyWriter } from '../../protocols/mysql/packets.js';
-import { createMysqlDatabase, mariadbAdmin } from '../harness/mariadb.js';
+import { createMysqlDatabase, mariadbAdmin, MY_ED } from '../harness/mariadb.js';
 import { startTestGateway, type TestGateway } from '../harness/gateway.js';
 import { MY_LISTEN, myConnection, myTarget, myUser } from '../harness/mysql-fixtures.js';
 import { DEFAULT_TEST_CAPS, executeBody, MyWire, textCells, type Pkt } from '../harness/mywire.js';
@@ -323,6 +323,7 @@ describe('the upstream leg', () => {
         myConnection('tls-full', myTarget(my, DB, { tls: 'verify-full', ca: my.caFile }), 'dev'),
         myConnection('tls-wrongca', myTarget(my, DB, { tls: 'verify-full', ca: `${my.dir}/server.crt`, host: 'localhost' }), 'dev'),
         myConnection('badcreds', myTarget(my, DB, { password: 'not-the-password' }), 'dev'),
+        myConnection('ed', myTarget(my, DB, { user: MY_ED.user, password: MY_ED.password }), 'dev'),
       ],
     });
   });
@@ -339,6 +340,13 @@ describe('the upstream leg', () => {
       }
     });
   }
+
+  it.runIf(my.ed25519 /* only when the server could install the auth_ed25519 plugin */)('an account using MariaDB ed25519 is refused with a clear message', async () => {
+    await expect(mysql.createConnection({ host: '127.0.0.1', port: up.gateway.ports.mysql!, user: 'alice#ed', password: 'alice-pw' })).rejects.toMatchObject({
+      errno: 1429,
+      message: expect.stringContaining('client_ed25519, which portcullis does not support'),
+    });
+  });
 
   it('a target that refuses the gateway, or whose certificate does not verify, is error 1429 naming the connection', async () => {
     for (const conn of ['badcreds', 'tls-wrongca']) {
