@@ -3,7 +3,7 @@
 // does not; sequence ids are renumbered when packets were added or removed. Unchanged packets are forwarded
 // as slices of the bytes that arrived, one write per chunk.
 import { MAX_PACKET, Status } from './codes.js';
-import { MyReader, packet, packetCount, ProtocolError, readMessage, type Message } from './packets.js';
+import { MyReader, MyWriter, packet, packetCount, ProtocolError, readMessage, type Message } from './packets.js';
 import { decodeColumnDef, decodeErr, decodeOk, decodePrepareOk, encodeEof, encodeErr, encodeOk, hasMoreResults, terminatorStatus } from './messages.js';
 import { freeTextMasker } from '../postgres/notices.js';
 import { isUnsafeCharset } from './charsets.js';
@@ -192,6 +192,7 @@ function step(s: MySession, op: Op, m: Message): void {
       fwd(op, m, buf);
       if (--op.remaining > 0) return;
       op.plan = op.swallow ? null : planFor(s.deps.masker, s.info, op.defs, op.binary);
+      op.warnings = s.deps.masker !== null && !op.swallow && isWarningsShape(op.defs);
       if (s.upDeprecateEof) {
         op.defsEofPending = !s.clientDeprecateEof;
         op.state = St.Rows;
@@ -250,6 +251,13 @@ function step(s: MySession, op: Op, m: Message): void {
         if (r.remaining() > 0) op.charset = r.lenencString();
         return;
       }
+      if (op.warnings) {
+        const w = maskWarningRow(s, p, m.pStart, m.pEnd, op.binary);
+        if (w) {
+          op.masked++;
+          return emit(op, w);
+        }
+      }
       const plan = op.plan;
       if (plan) {
         const before = plan.masked;
@@ -278,12 +286,17 @@ function step(s: MySession, op: Op, m: Message): void {
     }
     case St.Fields: {
       if (first === 0xff) {
-        fwd(op, m, buf);
+        forwardErr(s, op, m);
         return finish(s, op);
       }
       if (isTerminator(m)) {
         terminator(s, op, m);
         return finish(s, op);
+      }
+      // COM_FIELD_LIST definitions end with the column's default value: on a masked connection it is dropped
+      if (s.deps.masker) {
+        const stop = columnDefEnd(p, m.pStart, m.pEnd);
+        if (stop < m.pEnd) return emit(op, Buffer.from(p.subarray(m.pStart, stop)));
       }
       return fwd(op, m, buf);
     }
@@ -344,15 +357,24 @@ function rememberCursor(op: Op): void {
 
 /**
  * Error messages quote the values they failed on (`Duplicate entry 'alice@example.com' for key 'email'`,
- * `Incorrect integer value: '…' for column …`): on a masked connection the value may come from a masked
- * column, which content detection alone does not know, so quoted values of those messages are always redacted,
- * and the rest of the text goes through the profile's detectors.
+ * `Incorrect integer value: '…'`, `XPATH syntax error: '…'` — a known way to read data through errors). On a
+ * masked connection the value may come from a masked column, which content detection alone does not know:
+ * every quoted part of the message is redacted, except for the errors known to quote only names or the
+ * client's own SQL; the rest of the text then goes through the profile's detectors.
  */
-const ECHOED = /((?:Duplicate entry|value:|value|entry) )'((?:[^'\\]|\\.|'')*)'/g;
+const NAMES_ONLY = new Set([
+  1044, 1045, 1046, 1049, 1050, 1051, 1054, 1060, 1061, 1062, 1064, 1068, 1072, 1091, 1109, 1110, 1113, 1142, 1143,
+  1146, 1149, 1166, 1176, 1305, 1356, 1360, 1370, 1449, 1451, 1452, 1631, 1813, 4031,
+]);
+const QUOTED = /'((?:[^'\\]|\\.|'')*)'/g;
+const DUPLICATE = /^(Duplicate entry )'((?:[^'\\]|\\.|'')*)'/;
 
-export function maskErrorMessage(message: string, detect: ((t: string) => string) | null): string {
-  const quoted = message.replace(ECHOED, "$1'[REDACTED]'");
-  return detect ? detect(quoted) : quoted;
+export function maskErrorMessage(code: number, message: string, detect: ((t: string) => string) | null): string {
+  let masked: string;
+  if (code === 1062) masked = message.replace(DUPLICATE, "$1'[REDACTED]'"); // the key name stays
+  else if (NAMES_ONLY.has(code)) masked = message;
+  else masked = message.replace(QUOTED, "'[REDACTED]'");
+  return detect ? detect(masked) : masked;
 }
 
 function forwardErr(s: MySession, op: Op, m: Message): void {
@@ -360,7 +382,7 @@ function forwardErr(s: MySession, op: Op, m: Message): void {
   if (!masker || op.swallow) return fwd(op, m, out.buf);
   const e = decodeErr(m.payload, m.pStart, m.pEnd);
   s.errDetect ??= detector(freeTextMasker(masker, s.info));
-  const masked = maskErrorMessage(e.message, s.errDetect);
+  const masked = maskErrorMessage(e.code, e.message, s.errDetect);
   if (masked === e.message) return fwd(op, m, out.buf);
   emit(op, encodeErr({ ...e, message: masked }));
 }
@@ -372,6 +394,37 @@ function detector(cell: ReturnType<typeof freeTextMasker>): ((t: string) => stri
     const o = cell(b, 0, b.length);
     return typeof o === 'string' ? o : t;
   };
+}
+
+/** SHOW WARNINGS / SHOW ERRORS (however invoked): Level, Code, Message, from no table. */
+function isWarningsShape(defs: readonly { name: string; orgTable: string }[]): boolean {
+  return defs.length === 3 && defs[0]!.name === 'Level' && defs[1]!.name === 'Code' && defs[2]!.name === 'Message' && !defs[2]!.orgTable;
+}
+
+/** A warning's message is an error message: redacted as ERR packets are. Returns the new row, or null. */
+function maskWarningRow(s: MySession, p: Buffer, start: number, end: number, binary: boolean): Buffer | null {
+  const r = new MyReader().reset(p, binary ? start + 2 : start, end);
+  const level = r.lenencBytes();
+  const code = binary ? r.u32() : Number((r.lenencBytes() ?? Buffer.alloc(0)).toString('latin1'));
+  const msgStart = r.off;
+  const msg = r.lenencBytes();
+  if (level === undefined || msg === undefined) return null;
+  s.errDetect ??= detector(freeTextMasker(s.deps.masker!, s.info));
+  const text = msg.toString('utf8');
+  const masked = maskErrorMessage(code, text, s.errDetect);
+  if (masked === text) return null;
+  const w = new MyWriter(msgStart - start + masked.length + 9);
+  w.bytes(p.subarray(start, msgStart)).lenencBytes(masked);
+  return w.payload();
+}
+
+/** End of the standard part of a column definition (COM_FIELD_LIST appends the default value after it). */
+function columnDefEnd(p: Buffer, start: number, end: number): number {
+  const r = new MyReader().reset(p, start, end);
+  for (let i = 0; i < 6; i++) r.lenencBytes();
+  const fixed = r.lenencNum();
+  r.skip(fixed);
+  return r.off;
 }
 
 function errText(p: Buffer, m: Message): string {

@@ -182,10 +182,22 @@ function processClient(s: MySession, buf: Buffer, end: number): void {
         s.ops.push(newOp('single', outSeq, 'init-db', cmdId));
         break;
       }
-      case Com.FIELD_LIST:
+      case Com.FIELD_LIST: {
+        // table name · NUL · wildcard: judged and audited as SHOW COLUMNS
+        const z = p.indexOf(0, m.pStart + 1);
+        const table = p.toString('utf8', m.pStart + 1, z < 0 || z > m.pEnd ? m.pEnd : z);
+        const text = `SHOW COLUMNS FROM \`${table.replace(/`/g, '``')}\``;
+        const cmdId = ++s.cmdSeq;
+        const d = decideSql(s, text, 'query');
+        audit(s, cmdId, 'field-list', text, d);
+        if (d.action !== 'allow') {
+          answer(s, outSeq, errors.blocked(blockedRule(d), blockedMessage(d)), cmdId);
+          break;
+        }
         fwd(m.start, m.end);
-        s.ops.push(newOp('fields', outSeq, 'field-list'));
+        s.ops.push(newOp('fields', outSeq, 'field-list', cmdId));
         break;
+      }
       case Com.STATISTICS:
         fwd(m.start, m.end);
         s.ops.push(newOp('raw', outSeq, 'statistics'));
@@ -303,6 +315,13 @@ function decideSql(s: MySession, text: string, via: 'query' | 'prepare'): Decisi
         const refusal = charsetChange(inner.text);
         if (refusal) return { action: 'block', rule: 'charset', message: refusal };
       }
+      if (inner.verb === 'kill') {
+        const refusal = killRefusal(s, analysis.statements.length, inner === st ? text : '', via);
+        if (refusal) return { action: 'block', rule: 'kill', message: refusal };
+      }
+      if (inner.verb === 'get' && /^get\s+(?:current\s+|stacked\s+)?diagnostics\b/.test(inner.text) && s.deps.masker) {
+        return { action: 'block', rule: 'masking', message: 'GET DIAGNOSTICS is not available on a masked connection (error texts may quote masked values)' };
+      }
       if (inner.verb === 'load' && LOAD_LOCAL.test(inner.text) && !s.deps.localInfile) {
         return { action: 'block', rule: 'local-infile', message: 'LOAD DATA LOCAL INFILE is not allowed on this connection (connection option localInfile)' };
       }
@@ -378,16 +397,35 @@ function audit(s: MySession, cmdId: number, via: string, text: string, d: Decisi
 
 const KILL = /^\s*kill\s+(?:(query|connection)\s+)?(\d+)\s*;?\s*$/i;
 
+/** The session behind a connection id the client may name in KILL: one of this user's own, on this connection. */
+function ownThread(s: MySession, id: number): { gateway?: MySession; upstream?: MySession } {
+  const mine = (o: MySession): boolean => o.info.user === s.info.user && o.info.connection === s.info.connection;
+  const g = s.deps.threads.get(id);
+  if (g && mine(g)) return { gateway: g };
+  for (const o of s.deps.threads.values()) if (mine(o) && o.deps.upstreamThreadId === id) return { upstream: o };
+  return {};
+}
+
 /**
- * `KILL [QUERY] n` where n is a connection id this gateway handed to the same user on the same connection
- * (mysql's Ctrl-C opens a second connection and sends it): rewritten to the target's id for that session.
+ * Every gateway session uses the same target account, so the target would let anyone KILL anyone's session.
+ * Allowed: `KILL [QUERY|CONNECTION] n`, sent alone, where n is a connection id of one of the user's own sessions
+ * on this connection (the id the gateway handed out, translated below, or the target's own id of such a session).
  */
+function killRefusal(s: MySession, statements: number, text: string, via: string): string | null {
+  const m = statements === 1 && via === 'query' ? KILL.exec(text) : null;
+  if (!m) return 'KILL through portcullis must be sent alone as KILL [QUERY|CONNECTION] <connection id> (no KILL USER, query ids, or prepared KILL)';
+  const own = ownThread(s, Number(m[2]));
+  if (!own.gateway && !own.upstream) return 'KILL through portcullis is limited to your own sessions on this connection';
+  return null;
+}
+
+/** `KILL [QUERY] n` with a gateway connection id (what mysql's Ctrl-C sends): the target's id for that session. */
 function translateKillText(s: MySession, text: string): string {
   const m = KILL.exec(text);
   if (!m) return text;
-  const other = s.deps.threads.get(Number(m[2]));
-  if (!other || other.info.user !== s.info.user || other.info.connection !== s.info.connection) return text;
-  return `KILL ${m[1] ? m[1].toUpperCase() + ' ' : ''}${other.deps.upstreamThreadId}`;
+  const own = ownThread(s, Number(m[2]));
+  if (!own.gateway) return text;
+  return `KILL ${m[1] ? m[1].toUpperCase() + ' ' : ''}${own.gateway.deps.upstreamThreadId}`;
 }
 
 function translateKill(s: MySession, text: string): Buffer | null {

@@ -76,6 +76,8 @@ export interface Op {
   defsEofPending?: boolean;
   /** column count of a prepared statement, read after its parameter definitions */
   pendingCols?: number;
+  /** the result set has the shape of SHOW WARNINGS: messages are redacted like error messages */
+  warnings?: boolean;
   /** rows of a swallowed sql_mode probe */
   probe?: string;
   /** the target's max_allowed_packet, from the same probe */

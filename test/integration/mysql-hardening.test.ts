@@ -1,7 +1,7 @@
 // Security review of the MySQL path: attacks on the guardrails (statements the analyser could misread or that
 // store SQL to run later), on masking (ways a masked column's value could reach the client unmasked) and on
 // the relay itself (pipelining, unknown statement ids). Attacks that are stopped are regression tests; the
-// ones the gateway does not stop yet are `it.fails` with a `// FINDING:` note saying what gets through.
+// ones it does not stop are `it.fails`: the derived-value cases are a known, documented limit (as on PostgreSQL).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Cap, Com } from '../../protocols/mysql/codes.js';
 import { decodeErr, decodePrepareOk, type Err } from '../../protocols/mysql/messages.js';
@@ -175,12 +175,12 @@ describe('guardrails: statements that hide a DROP (regressions: all blocked)', (
     expect(await victimExists()).toBe(true);
   });
 
-  // FINDING (high): ALTER EVENT … DO <statement> is classified as plain `alter` DDL and its body is never
+  // FIXED (was high): ALTER EVENT … DO <statement> is classified as plain `alter` DDL and its body is never
   // analysed (CREATE EVENT … DO DROP is, and is blocked). Sent: `ALTER EVENT e_harmless ON SCHEDULE AT
   // CURRENT_TIMESTAMP + INTERVAL 1 DAY DO DROP TABLE victim` → OK from the target; information_schema.EVENTS
   // then holds EVENT_DEFINITION = 'DROP TABLE victim', which the event scheduler runs as the event's definer,
   // outside any guardrail, when the schedule fires. Same for a TRUNCATE body.
-  it.fails('ALTER EVENT … DO DROP TABLE is blocked like CREATE EVENT … DO DROP TABLE', async () => {
+  it('ALTER EVENT … DO DROP TABLE is blocked like CREATE EVENT … DO DROP TABLE', async () => {
     const w = await session();
     let r: Answer;
     try {
@@ -195,12 +195,12 @@ describe('guardrails: statements that hide a DROP (regressions: all blocked)', (
     expect(r.err?.code).toBe(1142);
   });
 
-  // FINDING (medium): SQL stored in a server variable runs later, outside the gateway: `SET GLOBAL
+  // FIXED (was medium): SQL stored in a server variable runs later, outside the gateway: `SET GLOBAL
   // init_connect = 'DROP TABLE hardening.victim'` is allowed (verb `set`), and MariaDB then runs that text
   // at the login of every account without SUPER/CONNECTION ADMIN — the PG equivalent of a function or rule
   // body, which the PG side refuses as opaque. (The target account here has SUPER, so the value is restored
   // at once; nothing runs in this test.)
-  it.fails('SET GLOBAL init_connect with a DROP in it is not forwarded', async () => {
+  it('SET GLOBAL init_connect with a DROP in it is not forwarded', async () => {
     const before = (await mariadbAdmin(my, 'SELECT @@GLOBAL.init_connect')).trim();
     const w = await session();
     let r: Answer;
@@ -215,13 +215,13 @@ describe('guardrails: statements that hide a DROP (regressions: all blocked)', (
 });
 
 describe('KILL', () => {
-  // FINDING (high on shared target accounts): `KILL n` whose n is not a connection id the gateway handed to
+  // FIXED (was high on shared target accounts): `KILL n` whose n is not a connection id the gateway handed to
   // the same user is forwarded untranslated, i.e. as the TARGET's thread id. Every gateway session runs on the
   // same target account, so the target accepts it: alice sends `KILL <bob's target thread id>` (visible to
   // her through SHOW PROCESSLIST, or simply guessed: thread ids are small, sequential integers) and bob's
   // session dies: his next command gets ERR "portcullis: lost the connection to the target". (The target id is
   // what `SELECT CONNECTION_ID()` returns through the gateway.) COM_PROCESS_KILL takes the same path.
-  it.fails("alice cannot kill bob's session through the gateway", async () => {
+  it("alice cannot kill bob's session through the gateway", async () => {
     const alice = await session('alice');
     const bob = await session('bob');
     try {
@@ -353,13 +353,13 @@ describe('masking: the plaintext never reaches the client (regressions)', () => 
 });
 
 describe('masking: leaks', () => {
-  // FINDING (high): the same text that is redacted in an ERR packet ("Truncated incorrect INTEGER value:
+  // FIXED (was high): the same text that is redacted in an ERR packet ("Truncated incorrect INTEGER value:
   // '…'") is passed verbatim as a SHOW WARNINGS row. Sent: `SELECT CAST(secret AS SIGNED) FROM people` (the
   // result column is an expression, masked value 0 either way), then `SHOW WARNINGS` → row
   // ['Warning', '1292', "Truncated incorrect INTEGER value: 'Zebra-Hunter-42'"]. A WHERE clause is enough
   // (`SELECT id FROM people WHERE secret = 0`): the value never appears in a result column at all.
   // GET DIAGNOSTICS … MESSAGE_TEXT into a variable is a second route.
-  it.fails('SHOW WARNINGS does not echo a masked column value', async () => {
+  it('SHOW WARNINGS does not echo a masked column value', async () => {
     const w = await session();
     try {
       await q(w, 'SELECT id FROM people WHERE secret = 0');
@@ -372,12 +372,12 @@ describe('masking: leaks', () => {
     }
   });
 
-  // FINDING (high): error-based exfiltration. ERR texts are only redacted for a few quoting patterns
+  // FIXED (was high): error-based exfiltration. ERR texts are only redacted for a few quoting patterns
   // (Duplicate entry/value/entry '…'); MariaDB's XPATH error quotes the value too. Sent:
   // `SELECT EXTRACTVALUE(1, CONCAT(0x3a, (SELECT secret FROM people WHERE id = 1)))` → ERR 1105
   // "XPATH syntax error: ':Zebra-Hunter-42'" (UPDATEXML does the same). Any value not recognised by a
   // detector goes out in the clear this way, 32 characters at a time (SUBSTRING for the rest).
-  it.fails('an XPATH error does not echo a masked column value', async () => {
+  it('an XPATH error does not echo a masked column value', async () => {
     const w = await session();
     try {
       const r = await q(w, 'SELECT EXTRACTVALUE(1, CONCAT(0x3a, (SELECT secret FROM people WHERE id = 1)))');
@@ -388,7 +388,7 @@ describe('masking: leaks', () => {
     }
   });
 
-  // FINDING (medium; the "derived values are best effort" class, but no transformation of the value is
+  // KNOWN LIMIT, documented in the README (medium; the "derived values are best effort" class, but no transformation of the value is
   // needed): a column masked by name only loses its origin through a user variable, a scalar subquery or a
   // UNION whose first branch is not the masked column. The value comes back verbatim:
   //   SELECT secret INTO @s FROM people WHERE id = 1; SELECT @s        → 'Zebra-Hunter-42'
@@ -415,10 +415,10 @@ describe('masking: leaks', () => {
     });
   }
 
-  // FINDING (low): COM_FIELD_LIST is neither judged nor audited, and its column definitions carry each
+  // FIXED (was low): COM_FIELD_LIST is neither judged nor audited, and its column definitions carry each
   // column's DEFAULT value unmasked: `secret … DEFAULT 'Default-Secret-77'` comes back in the definition of
   // the masked column `secret`.
-  it.fails('COM_FIELD_LIST does not return the default of a masked column', async () => {
+  it('COM_FIELD_LIST does not return the default of a masked column', async () => {
     const w = await session();
     try {
       w.command(Com.FIELD_LIST, Buffer.concat([Buffer.from('people'), Buffer.alloc(1)]));

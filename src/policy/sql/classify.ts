@@ -432,5 +432,17 @@ function set(ctx: Ctx, acc: Acc, a: number, to: number, depth: number): void {
   } else if (isWord(v, 'transaction') || isWord(v, 'characteristics')) {
     acc.category = 'transaction';
   }
+  // MySQL variables that hold SQL the server runs later (every login, replica start, server start): what they
+  // will run cannot be judged now — opaque, the connection's fallback decides.
+  if (!ctx.pg) {
+    for (let k = a + 1; k < to; k++) {
+      if (wordIn(toks[k], STORED_SQL_VARIABLES)) {
+        acc.opaque = true;
+        break;
+      }
+    }
+  }
   scanRefs(ctx, a, to, acc);
 }
+
+const STORED_SQL_VARIABLES = new Set(['init_connect', 'init_slave', 'init_replica', 'init_file']);

@@ -102,7 +102,8 @@ function mysqlBody(ctx: Ctx, s: number): Body {
     return null; // BEGIN [WORK]: a transaction
   }
   if (wordIn(t, COMPOUND_START)) return trackCompound(ctx, s, s);
-  if (!isWord(toks[s], 'create')) return null;
+  // ALTER EVENT … DO <body> replaces a stored body as CREATE EVENT does
+  if (!isWord(toks[s], 'create') && !isWord(toks[s], 'alter')) return null;
   const bs = routineBodyStart(ctx, s);
   if (bs < 0 || bs >= toks.length || toks[bs]!.kind === 'semicolon') return null;
   let c = bs;
