@@ -63,25 +63,38 @@ export const creditCard: Detector = {
   ),
 };
 
-// Necessary condition for find(): 13 digits in one run where digits are joined by at most one space
-// or dash, counted from a group start whose digit is an issuer digit (2–6), so that a millisecond
-// timestamp (17…) never qualifies. Visits the digit runs the profile recorded.
+// Necessary condition for find(), exactly as findInRun() accepts windows: a window starts and ends on group
+// boundaries and is either one unbroken group of 13–19 digits or several groups of at most 6 digits totalling
+// 13–19, and its first digit is an issuer digit (2–6), so that a millisecond timestamp (17…) never qualifies.
+// Groups are the digit runs the profile recorded, joined by one space or dash. Long runs of longer groups
+// (ids, sysbench's 11-digit groups) are rejected here without building a string.
+const groupLen = new Int32Array(32);
+const groupIssuer = new Uint8Array(32);
+
 function cardRunDigits(p: ByteProfile, buf: Buffer, end: number): boolean {
-  let run = 0;
-  let from = -1; // index in the run of the earliest group start with an issuer digit
+  let n = 0; // groups of at most 6 digits in the current joined run, since the last longer group
   let prevEnd = -2;
   for (let k = 0; k < p.runCount; k++) {
     const s = p.runs[k];
-    if (!(s === prevEnd + 1 && (buf[prevEnd] === 0x20 || buf[prevEnd] === 0x2d))) {
-      run = 0;
-      from = -1;
-    }
-    const b = buf[s];
-    if (from < 0 && b >= 0x32 && b <= 0x36) from = run;
+    if (!(s === prevEnd + 1 && (buf[prevEnd] === 0x20 || buf[prevEnd] === 0x2d))) n = 0;
     const len = digitRunLength(buf, s, end);
-    run += len;
-    if (from >= 0 && run - from >= 13) return true;
     prevEnd = s + len;
+    const b = buf[s];
+    const issuer = b >= 0x32 && b <= 0x36;
+    if (len >= 13 && len <= 19 && issuer) return true;
+    if (len > 6) {
+      n = 0;
+      continue;
+    }
+    groupLen[n] = len;
+    groupIssuer[n] = issuer ? 1 : 0;
+    n++;
+    let sum = 0;
+    for (let g = n - 1; g >= 0; g--) {
+      sum += groupLen[g];
+      if (sum > 19) break;
+      if (sum >= 13 && g < n - 1 && groupIssuer[g] === 1) return true;
+    }
   }
   return false;
 }

@@ -188,10 +188,34 @@ function step(s: MySession, op: Op, m: Message): void {
       return;
     }
     case St.Cols: {
-      op.defs.push(decodeColumnDef(p, m.pStart, m.pEnd));
+      const stmt = op.binary ? op.stmt : undefined;
+      if (stmt) {
+        // a prepared statement's executions repeat the same definitions: compare bytes, decode once
+        (op.defBytes ??= []).push(p.subarray(m.pStart, m.pEnd));
+      } else op.defs.push(decodeColumnDef(p, m.pStart, m.pEnd));
       fwd(op, m, buf);
       if (--op.remaining > 0) return;
-      op.plan = op.swallow ? null : planFor(s.deps.masker, s.info, op.defs, op.binary);
+      if (stmt) {
+        const key = Buffer.concat(op.defBytes!);
+        op.defBytes = undefined;
+        if (stmt.resultKey && stmt.resultKey.equals(key)) {
+          op.defs = stmt.resultDefs!;
+          op.plan = stmt.resultPlan!;
+        } else {
+          op.defs = [];
+          for (let off = 0; off < key.length; ) {
+            const r = new MyReader().reset(key, off, key.length);
+            for (let i = 0; i < 6; i++) r.lenencBytes();
+            r.skip(r.lenencNum());
+            op.defs.push(decodeColumnDef(key, off, r.off));
+            off = r.off;
+          }
+          op.plan = planFor(s.deps.masker, s.info, op.defs, op.binary);
+          stmt.resultKey = key;
+          stmt.resultDefs = op.defs;
+          stmt.resultPlan = op.plan;
+        }
+      } else op.plan = op.swallow ? null : planFor(s.deps.masker, s.info, op.defs, op.binary);
       op.warnings = s.deps.masker !== null && !op.swallow && isWarningsShape(op.defs);
       if (s.upDeprecateEof) {
         op.defsEofPending = !s.clientDeprecateEof;

@@ -14,6 +14,10 @@ export interface Stmt {
   /** column definitions of the open cursor (COM_STMT_FETCH rows carry none) */
   cursorDefs?: ColumnDef[];
   cursorPlan?: MyPlan | null;
+  /** the column definitions of its last result (bytes), their decoding and masking plan */
+  resultKey?: Buffer;
+  resultDefs?: ColumnDef[];
+  resultPlan?: MyPlan | null;
 }
 
 export const St = {
@@ -74,6 +78,8 @@ export interface Op {
    * it is written before the next packet, merged with it when that packet says a cursor was opened.
    */
   defsEofPending?: boolean;
+  /** definitions of a prepared statement's result, collected to compare with its last execution's */
+  defBytes?: Buffer[];
   /** column count of a prepared statement, read after its parameter definitions */
   pendingCols?: number;
   /** the result set has the shape of SHOW WARNINGS: messages are redacted like error messages */
