@@ -9,7 +9,7 @@ import { freeTextMasker } from '../postgres/notices.js';
 import { isUnsafeCharset } from './charsets.js';
 import { errors } from './errors.js';
 import { St, type Op } from './ops.js';
-import { maskBinaryRow, maskTextRow, planFor } from './rows.js';
+import { maskBinaryRowInto, maskTextRowInto, planFor } from './rows.js';
 import type { MySession } from './session.js';
 
 export function onUpstreamData(s: MySession, chunk: Buffer): void {
@@ -34,18 +34,31 @@ export function onUpstreamData(s: MySession, chunk: Buffer): void {
   }
 }
 
-/** Output toward the client for one chunk: runs of forwarded bytes and rewritten packets, in order. */
+/**
+ * Output toward the client for one chunk: runs of forwarded bytes (slices of what arrived) and, between them,
+ * runs of rewritten packets written back to back into one buffer (no allocation per rewritten row).
+ */
 class Out {
   parts: Buffer[] = [];
   buf: Buffer = Buffer.alloc(0);
   runStart = -1;
   runEnd = -1;
+  readonly rw = new MyWriter(64 * 1024);
 
-  flush(): void {
+  private flushRun(): void {
     if (this.runStart >= 0) {
       this.parts.push(this.runStart === 0 && this.runEnd === this.buf.length ? this.buf : this.buf.subarray(this.runStart, this.runEnd));
     }
     this.runStart = this.runEnd = -1;
+  }
+
+  private flushRewritten(): void {
+    if (this.rw.len > 0) this.parts.push(this.rw.take());
+  }
+
+  flush(): void {
+    this.flushRun();
+    this.flushRewritten();
   }
 
   slice(a: number, b: number): void {
@@ -60,6 +73,14 @@ class Out {
   push(b: Buffer): void {
     this.flush();
     this.parts.push(b);
+  }
+
+  /** Start a rewritten packet: returns where its header goes (4 bytes reserved). */
+  beginPacket(): number {
+    this.flushRun();
+    const h = this.rw.len;
+    this.rw.zeros(4);
+    return h;
   }
 }
 
@@ -285,9 +306,23 @@ function step(s: MySession, op: Op, m: Message): void {
       const plan = op.plan;
       if (plan) {
         const before = plan.masked;
-        const masked = op.binary ? maskBinaryRow(p, m.pStart, m.pEnd, plan) : maskTextRow(p, m.pStart, m.pEnd, plan);
+        const rw = out.rw;
+        const h = out.beginPacket();
+        const changed = op.binary ? maskBinaryRowInto(p, m.pStart, m.pEnd, plan, rw) : maskTextRowInto(p, m.pStart, m.pEnd, plan, rw);
         op.masked += plan.masked - before;
-        if (masked) return emit(op, masked);
+        if (changed) {
+          const n = rw.len - h - 4;
+          if (n < MAX_PACKET) {
+            rw.header(h, n, op.outSeq);
+            op.outSeq++;
+            return;
+          }
+          // a row of 16 MiB or more: split into continuation packets
+          const payload = rw.payload().subarray(h + 4);
+          rw.len = h;
+          return emit(op, payload);
+        }
+        rw.len = h;
       }
       return fwd(op, m, buf);
     }

@@ -199,6 +199,44 @@ export class MyWriter {
     return this;
   }
 
+  /** Copy src[a, b) in, without a subarray object. */
+  range(src: Buffer, a: number, b: number): this {
+    const n = b - a;
+    this.room(n);
+    src.copy(this.buf, this.len, a, b);
+    this.len += n;
+    return this;
+  }
+
+  /** A length-encoded string written straight from a JS string. */
+  lenencStr(s: string): this {
+    const n = Buffer.byteLength(s, 'utf8');
+    this.lenenc(n);
+    this.room(n);
+    this.buf.write(s, this.len, 'utf8');
+    this.len += n;
+    return this;
+  }
+
+  /** Patch bytes already written: a packet header (3-byte length, sequence id) at off. */
+  header(off: number, length: number, seq: number): void {
+    this.buf.writeUIntLE(length, off, 3);
+    this.buf[off + 3] = seq & 0xff;
+  }
+
+  /** OR a bit into a byte already written. */
+  orByte(off: number, bits: number): void {
+    this.buf[off] = this.buf[off]! | bits;
+  }
+
+  /** Hand over the bytes written so far (no copy) and start on a fresh buffer. */
+  take(): Buffer {
+    const b = this.buf.subarray(0, this.len);
+    this.buf = Buffer.allocUnsafe(Math.max(256, this.buf.length));
+    this.len = 0;
+    return b;
+  }
+
   /** A copy of the payload written so far. */
   payload(): Buffer {
     return Buffer.from(this.buf.subarray(0, this.len));

@@ -94,15 +94,14 @@ const w = new MyWriter(4096);
 const r = new MyReader();
 
 /**
- * Text row: one length-encoded string (or 0xFB for NULL) per column. Returns the new payload, or null when
- * no cell changed.
+ * Text row: one length-encoded string (or 0xFB for NULL) per column. Writes the new payload to `dest` and
+ * returns true, or writes nothing and returns false when no cell changed.
  */
-export function maskTextRow(buf: Buffer, start: number, end: number, plan: MyPlan): Buffer | null {
+export function maskTextRowInto(buf: Buffer, start: number, end: number, plan: MyPlan, dest: MyWriter): boolean {
   r.reset(buf, start, end);
   const n = plan.cells.length;
   let copied = start;
   let changed = false;
-  w.reset();
   for (let i = 0; i < n; i++) {
     const cellHead = r.off;
     const len = r.lenenc();
@@ -116,14 +115,20 @@ export function maskTextRow(buf: Buffer, start: number, end: number, plan: MyPla
     if (out !== null && plan.nullOnly[i]) out = null;
     plan.masked++;
     changed = true;
-    w.bytes(buf.subarray(copied, cellHead));
-    if (out === null) w.u8(0xfb);
-    else w.lenencBytes(out);
+    dest.range(buf, copied, cellHead);
+    if (out === null) dest.u8(0xfb);
+    else dest.lenencStr(out);
     copied = r.off;
   }
-  if (!changed) return null;
-  w.bytes(buf.subarray(copied, end));
-  return w.payload();
+  if (!changed) return false;
+  dest.range(buf, copied, end);
+  return true;
+}
+
+/** maskTextRowInto as a new payload, or null when no cell changed. */
+export function maskTextRow(buf: Buffer, start: number, end: number, plan: MyPlan): Buffer | null {
+  w.reset();
+  return maskTextRowInto(buf, start, end, plan, w) ? w.payload() : null;
 }
 
 /** Size of a binary-protocol value of type t at buf[off] (fixed width or length-encoded). */
@@ -231,18 +236,17 @@ export function encodeBinaryValue(t: number, unsigned: boolean, text: string): B
 
 /**
  * Binary row: 0x00 · NULL bitmap ((n + 7 + 2) / 8 bytes, offset 2) · values of the non-NULL columns.
- * Returns the new payload, or null when no cell changed.
+ * Writes the new payload to `dest` and returns true, or writes nothing and returns false when no cell changed.
  */
-export function maskBinaryRow(buf: Buffer, start: number, end: number, plan: MyPlan): Buffer | null {
+export function maskBinaryRowInto(buf: Buffer, start: number, end: number, plan: MyPlan, dest: MyWriter): boolean {
   const n = plan.cells.length;
   const bitmapLen = (n + 9) >> 3;
   const bitmap = start + 1;
   let off = bitmap + bitmapLen;
   if (off > end) throw new ProtocolError('binary row shorter than its NULL bitmap');
-  let copied = bitmap + bitmapLen;
+  const mark = dest.len;
+  let copied = start;
   let changed = false;
-  let newBitmap: Buffer | null = null;
-  w.reset();
   for (let i = 0; i < n; i++) {
     const bit = i + 2;
     if (buf[bitmap + (bit >> 3)]! & (1 << (bit & 7))) continue;
@@ -253,26 +257,26 @@ export function maskBinaryRow(buf: Buffer, start: number, end: number, plan: MyP
     off = c.end;
     const m = plan.cells[i];
     if (!m) continue;
-    let out = m(buf, c.start, c.end);
+    const out = m(buf, c.start, c.end);
     if (out === undefined) continue;
     plan.masked++;
     changed = true;
-    let enc: Buffer | null = null;
-    if (out !== null && !plan.nullOnly[i]) {
-      enc = isStringType(t) ? new MyWriter(out.length + 9).lenencBytes(out).payload() : encodeBinaryValue(t, plan.unsigned[i]!, out);
+    dest.range(buf, copied, cellHead);
+    if (out !== null && !plan.nullOnly[i] && isStringType(t)) dest.lenencStr(out);
+    else {
+      const enc = out !== null && !plan.nullOnly[i] ? encodeBinaryValue(t, plan.unsigned[i]!, out) : null;
+      if (enc === null) dest.orByte(mark + 1 + (bit >> 3), 1 << (bit & 7));
+      else dest.bytes(enc);
     }
-    w.bytes(buf.subarray(copied, cellHead));
-    if (enc === null) {
-      newBitmap ??= Buffer.from(buf.subarray(bitmap, bitmap + bitmapLen));
-      newBitmap[bit >> 3]! |= 1 << (bit & 7);
-    } else w.bytes(enc);
     copied = off;
-    out = undefined;
   }
-  if (!changed) return null;
-  w.bytes(buf.subarray(copied, end));
-  const body = w.payload();
-  const head = Buffer.from(buf.subarray(start, bitmap + bitmapLen));
-  if (newBitmap) newBitmap.copy(head, 1);
-  return Buffer.concat([head, body]);
+  if (!changed) return false;
+  dest.range(buf, copied, end);
+  return true;
+}
+
+/** maskBinaryRowInto as a new payload, or null when no cell changed. */
+export function maskBinaryRow(buf: Buffer, start: number, end: number, plan: MyPlan): Buffer | null {
+  w.reset();
+  return maskBinaryRowInto(buf, start, end, plan, w) ? w.payload() : null;
 }
