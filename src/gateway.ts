@@ -16,6 +16,10 @@ import { sendCancel, type UpstreamTarget } from '../protocols/postgres/upstream.
 import { DEFAULT_SERVER_VERSION, type MyContext } from '../protocols/mysql/handshake.js';
 import { listenMysql, ownMysqlPortConnections, type MyListener } from '../protocols/mysql/listener.js';
 import { probeGreeting } from '../protocols/mysql/upstream.js';
+import { ensureHostKeys } from '../protocols/ssh/hostkeys.js';
+import { listenSsh, ownSshPortConnections, type SshListener } from '../protocols/ssh/listener.js';
+import { KnownHosts } from '../protocols/ssh/upstream.js';
+import type { SshContext } from '../protocols/ssh/server.js';
 
 export interface Gateway {
   /** bound ports: 'postgres' for the shared listener, and each connection with its own port by name */
@@ -109,7 +113,21 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
     ...(opts.partialPacketTimeoutMs !== undefined ? { partialPacketTimeoutMs: opts.partialPacketTimeoutMs } : {}),
   });
 
-  const listeners: Array<PgListener | MyListener> = [];
+  const sshCtx = (own?: ConnectionConfig): SshContext => ({
+    config,
+    identity,
+    policy,
+    audit,
+    log,
+    ownConnection: own,
+    known: new KnownHosts(path.join(config.dataDir, 'ssh_known_hosts.json')),
+    dataDir: config.dataDir,
+    sessions: sessions as SshContext['sessions'],
+    accepting: () => accepting,
+    startupDeadlineMs: opts.startupDeadlineMs ?? 15_000,
+  });
+
+  const listeners: Array<PgListener | MyListener | SshListener> = [];
   const ports: Record<string, number> = {};
   const pgConnections = config.connections.filter((c) => c.protocol === 'postgres');
   try {
@@ -162,6 +180,22 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
       );
       listeners.push(l);
       ports[conn.name] = l.port;
+    }
+    const sshCfg = config.listen.ssh;
+    const sshConnections = config.connections.filter((c) => c.protocol === 'ssh');
+    if (sshCfg || sshConnections.length > 0) {
+      const hostKeys = ensureHostKeys(config.dataDir, log);
+      log.info({ fingerprints: hostKeys.fingerprints }, 'ssh host keys');
+      if (sshCfg || sshConnections.some((c) => !c.listen)) {
+        const l = await listenSsh(sshCtx(), hostKeys.keys, sshCfg?.host ?? '0.0.0.0', sshCfg?.port ?? DEFAULT_PORTS.ssh);
+        listeners.push(l);
+        ports.ssh = l.port;
+      }
+      for (const conn of ownSshPortConnections(config.connections)) {
+        const l = await listenSsh(sshCtx(conn), hostKeys.keys, conn.listen!.host ?? sshCfg?.host ?? '0.0.0.0', conn.listen!.port);
+        listeners.push(l);
+        ports[conn.name] = l.port;
+      }
     }
   } catch (err) {
     for (const l of listeners) await l.close();

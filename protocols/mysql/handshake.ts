@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Config, ConnectionConfig, TlsMode } from '../../src/config/schema.js';
 import type { IdentityProvider } from '../../src/identity/provider.js';
 import { verifyMysqlNativeScramble } from '../../src/identity/mysql.js';
-import type { AuditStore } from '../../src/audit/store.js';
+import { sessionRecord, type AuditStore } from '../../src/audit/store.js';
 import type { Policy, ResultMasker, SessionInfo } from '../../src/types.js';
 import { ClosedError, PreludeStream, TimeoutError } from '../postgres/prelude.js';
 import { isLoopback } from '../postgres/handshake.js';
@@ -261,18 +261,7 @@ export async function handleMysqlClient(raw: net.Socket, ctx: MyContext): Promis
         ctx.threads.delete(threadId);
       },
     });
-    ctx.audit.startSession({
-      id: info.id,
-      startedAt: Date.now(),
-      user: info.user,
-      groups: info.groups,
-      authMethod: info.authMethod,
-      connection: info.connection,
-      protocol: 'mysql',
-      clientAddress: remote,
-      database: info.database,
-      tls: secure,
-    });
+    ctx.audit.startSession(sessionRecord(info, secure));
     ctx.sessions.add(session);
     ctx.threads.set(threadId, session);
     slog.info({ database, tls: secure, auth: identity.method, upstreamTls: up.tls, target: up.greeting.version }, 'session started');

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Config, ConnectionConfig, TlsMode } from '../../src/config/schema.js';
 import type { IdentityProvider } from '../../src/identity/provider.js';
 import { ScramServer, mockScramVerifier } from '../../src/identity/scram.js';
-import type { AuditStore } from '../../src/audit/store.js';
+import { sessionRecord, type AuditStore } from '../../src/audit/store.js';
 import type { Policy, ResultMasker, SessionInfo } from '../../src/types.js';
 import { AuthCode, CANCEL_REQUEST, Frontend, GSSENC_REQUEST, SSL_REQUEST } from './codes.js';
 import { ProtocolError, Reader } from './bytes.js';
@@ -265,18 +265,7 @@ export async function handleClient(raw: net.Socket, ctx: PgContext): Promise<voi
       },
       standardConformingStrings: scs === undefined ? true : scs === 'on',
     });
-    ctx.audit.startSession({
-      id: info.id,
-      startedAt: Date.now(),
-      user: info.user,
-      groups: info.groups,
-      authMethod: info.authMethod,
-      connection: info.connection,
-      protocol: 'postgres',
-      clientAddress: remote,
-      database: info.database,
-      tls: secure,
-    });
+    ctx.audit.startSession(sessionRecord(info, secure));
     ctx.sessions.add(session);
     slog.info({ database: target.database, tls: secure, auth: identity.method, upstreamTls: up.tls }, 'session started');
     const clientRest = stream.detach();

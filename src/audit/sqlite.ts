@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { AuditEvent, AuditStore, SessionEnd, SessionRecord, StoredEvent } from './store.js';
+import type { AuditEvent, AuditStore, RecordingEntry, RecordingRecord, SessionEnd, SessionRecord, StoredEvent } from './store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS sessions (
@@ -43,6 +43,15 @@ CREATE TABLE IF NOT EXISTS events (
   masked_cells INTEGER
 );
 CREATE INDEX IF NOT EXISTS events_session ON events(session_id, id);
+CREATE TABLE IF NOT EXISTS recordings (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  session_id TEXT NOT NULL,
+  channel INTEGER NOT NULL,
+  file TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  kind TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS recordings_session ON recordings(session_id, id);
 CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY CHECK (id = 1), pos INTEGER NOT NULL);
 INSERT OR IGNORE INTO spool (id, pos) VALUES (1, 0);
 `;
@@ -56,7 +65,8 @@ const SPOOL_TRUNCATE_BYTES = 16 * 1024 * 1024;
 type Pending =
   | { t: 'start'; s: SessionRecord }
   | { t: 'end'; id: string; e: SessionEnd }
-  | { t: 'event'; e: AuditEvent };
+  | { t: 'event'; e: AuditEvent }
+  | { t: 'recording'; r: RecordingEntry };
 
 export class SqliteAuditStore implements AuditStore {
   private db: Database.Database;
@@ -67,6 +77,7 @@ export class SqliteAuditStore implements AuditStore {
   private insertSession: Database.Statement;
   private updateSession: Database.Statement;
   private insertEvent: Database.Statement;
+  private insertRecording: Database.Statement;
   private commitBatch: (batch: Pending[], spoolPos: number) => void;
   private setSpoolPos: Database.Statement;
   private readonly spoolFile: string | null;
@@ -97,6 +108,9 @@ export class SqliteAuditStore implements AuditStore {
       `INSERT INTO events (session_id, at, kind, command_id, via, text, decision, rule, message, duration_ms, rows, bytes, error, masked_cells)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    this.insertRecording = this.db.prepare(
+      `INSERT INTO recordings (session_id, channel, file, started_at, kind) VALUES (?, ?, ?, ?, ?)`,
+    );
     this.setSpoolPos = this.db.prepare('UPDATE spool SET pos = ? WHERE id = 1');
     this.commitBatch = this.db.transaction((batch: Pending[], spoolPos: number) => {
       this.setSpoolPos.run(spoolPos);
@@ -115,8 +129,11 @@ export class SqliteAuditStore implements AuditStore {
             connection: s.connection, protocol: s.protocol, clientAddress: s.clientAddress, database: s.database ?? null,
             tls: s.tls ? 1 : 0,
           });
-        } else {
+        } else if (p.t === 'end') {
           this.updateSession.run({ id: p.id, ...p.e });
+        } else if (p.t === 'recording') {
+          const r = p.r;
+          this.insertRecording.run(r.sessionId, r.channel, r.file, r.startedAt, r.kind);
         }
       }
     });
@@ -158,6 +175,10 @@ export class SqliteAuditStore implements AuditStore {
 
   append(e: AuditEvent): void {
     this.push({ t: 'event', e });
+  }
+
+  recording(r: RecordingEntry): void {
+    this.push({ t: 'recording', r: { sessionId: r.sessionId, channel: r.channel, file: r.file, startedAt: r.startedAt, kind: r.kind } });
   }
 
   afterCommit(fn: () => void): void {
@@ -224,22 +245,16 @@ export class SqliteAuditStore implements AuditStore {
     const rows = this.db
       .prepare(`SELECT * FROM sessions ORDER BY started_at DESC LIMIT ?`)
       .all(limit) as Array<Record<string, unknown>>;
-    return rows.map((r) => ({
-      id: String(r.id),
-      startedAt: Number(r.started_at),
-      user: String(r.user),
-      groups: JSON.parse(String(r.groups)) as string[],
-      authMethod: String(r.auth_method),
-      connection: String(r.connection),
-      protocol: String(r.protocol),
-      clientAddress: String(r.client_addr),
-      database: r.database == null ? undefined : String(r.database),
-      tls: r.tls === 1,
-      endedAt: r.ended_at == null ? undefined : Number(r.ended_at),
-      reason: r.end_reason == null ? undefined : String(r.end_reason),
-      bytesIn: r.bytes_in == null ? undefined : Number(r.bytes_in),
-      bytesOut: r.bytes_out == null ? undefined : Number(r.bytes_out),
-    }));
+    return rows.map(sessionFromRow);
+  }
+
+  recordings(sessionId: string): RecordingRecord[] {
+    this.flush();
+    this.ingest();
+    const rows = this.db
+      .prepare(`SELECT channel, file, started_at, kind FROM recordings WHERE session_id = ? ORDER BY started_at, id`)
+      .all(sessionId) as Array<Record<string, unknown>>;
+    return rows.map(recordingFromRow);
   }
 
   events(sessionId?: string, limit = 1000): StoredEvent[] {
@@ -294,4 +309,167 @@ export class SqliteAuditStore implements AuditStore {
       setImmediate(() => this.flush());
     }
   }
+}
+
+function sessionFromRow(r: Record<string, unknown>): SessionRecord & Partial<SessionEnd> {
+  return {
+    id: String(r.id),
+    startedAt: Number(r.started_at),
+    user: String(r.user),
+    groups: JSON.parse(String(r.groups)) as string[],
+    authMethod: String(r.auth_method),
+    connection: String(r.connection),
+    protocol: String(r.protocol),
+    clientAddress: String(r.client_addr),
+    database: r.database == null ? undefined : String(r.database),
+    tls: r.tls === 1,
+    endedAt: r.ended_at == null ? undefined : Number(r.ended_at),
+    reason: r.end_reason == null ? undefined : String(r.end_reason),
+    bytesIn: r.bytes_in == null ? undefined : Number(r.bytes_in),
+    bytesOut: r.bytes_out == null ? undefined : Number(r.bytes_out),
+  };
+}
+
+function recordingFromRow(r: Record<string, unknown>): RecordingRecord {
+  return { channel: Number(r.channel), file: String(r.file), startedAt: Number(r.started_at), kind: String(r.kind) };
+}
+
+export type SessionSummary = SessionRecord & Partial<SessionEnd> & { recordings: number };
+
+/** The database file does not exist (the gateway never ran with this store). */
+export class AuditStoreMissing extends Error {
+  override name = 'AuditStoreMissing';
+}
+
+/**
+ * A read-only view of a SQLite audit store for the CLI, safe while a gateway runs on it: the database is
+ * opened read-only (no schema changes, no checkpoint) and the spool is only read, never replayed or
+ * truncated. What the spool holds beyond the ingested position (the last few ms, or what a crash left
+ * before the next start replays it) is merged into the answers.
+ */
+export class SqliteAuditReader {
+  private readonly db: Database.Database;
+  private readonly spoolFile: string;
+  private readonly hasRecordings: boolean;
+
+  constructor(file: string) {
+    if (file === ':memory:') throw new AuditStoreMissing('the audit store is in memory (store.sqlite: ":memory:"): nothing to read');
+    if (!fs.existsSync(file)) throw new AuditStoreMissing(`no audit database at ${file}`);
+    this.db = new Database(file, { readonly: true, fileMustExist: true });
+    this.db.pragma('busy_timeout = 5000');
+    this.spoolFile = `${file}-spool`;
+    // a database written before recordings existed (the gateway adds the table at its next start)
+    this.hasRecordings = this.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'recordings'`).get() !== undefined;
+  }
+
+  listSessions(limit = 100): SessionSummary[] {
+    const { rows, counts, spool } = this.snapshot(() => {
+      const rows = (this.db.prepare(`SELECT * FROM sessions ORDER BY started_at DESC LIMIT ?`).all(limit) as Array<Record<string, unknown>>).map(sessionFromRow);
+      const counts = new Map<string, number>();
+      if (this.hasRecordings && rows.length > 0) {
+        const q = this.db.prepare(`SELECT COUNT(*) AS n FROM recordings WHERE session_id = ?`);
+        for (const r of rows) counts.set(r.id, Number((q.get(r.id) as { n: number }).n));
+      }
+      return { rows, counts };
+    });
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    for (const p of spool) {
+      if (p.t === 'start' && !byId.has(p.s.id)) byId.set(p.s.id, { ...p.s });
+      else if (p.t === 'end') Object.assign(byId.get(p.id) ?? {}, p.e);
+    }
+    const extra = spoolRecordings(spool);
+    return [...byId.values()]
+      .sort((a, b) => b.startedAt - a.startedAt)
+      .slice(0, limit)
+      .map((s) => ({ ...s, recordings: (counts.get(s.id) ?? 0) + (extra.get(s.id)?.length ?? 0) }));
+  }
+
+  /** One session, or undefined. */
+  session(id: string): SessionSummary | undefined {
+    const { row, n, spool } = this.snapshot(() => {
+      const r = this.db.prepare(`SELECT * FROM sessions WHERE id = ?`).get(id) as Record<string, unknown> | undefined;
+      const n = this.hasRecordings ? Number((this.db.prepare(`SELECT COUNT(*) AS n FROM recordings WHERE session_id = ?`).get(id) as { n: number }).n) : 0;
+      return { row: r ? sessionFromRow(r) : undefined, n };
+    });
+    let s = row;
+    for (const p of spool) {
+      if (p.t === 'start' && p.s.id === id && !s) s = { ...p.s };
+      else if (p.t === 'end' && p.id === id && s) Object.assign(s, p.e);
+    }
+    return s ? { ...s, recordings: n + (spoolRecordings(spool).get(id)?.length ?? 0) } : undefined;
+  }
+
+  recordings(sessionId: string): RecordingRecord[] {
+    const { rows, spool } = this.snapshot(() => ({
+      rows: this.hasRecordings
+        ? (this.db.prepare(`SELECT channel, file, started_at, kind FROM recordings WHERE session_id = ? ORDER BY started_at, id`).all(sessionId) as Array<Record<string, unknown>>).map(recordingFromRow)
+        : [],
+    }));
+    const extra = spoolRecordings(spool).get(sessionId) ?? [];
+    const seen = new Set(rows.map(recordingKey));
+    for (const r of extra) if (!seen.has(recordingKey(r))) rows.push(r);
+    return rows.sort((a, b) => a.startedAt - b.startedAt);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Runs `read` in one read transaction with the spool position it saw, then reads the spool from there. */
+  private snapshot<T>(read: () => T): T & { spool: Pending[] } {
+    let pos = 0;
+    const result = this.db.transaction(() => {
+      pos = (this.db.prepare('SELECT pos FROM spool WHERE id = 1').get() as { pos: number } | undefined)?.pos ?? 0;
+      return read();
+    })();
+    return { ...result, spool: this.readSpool(pos) };
+  }
+
+  private readSpool(pos: number): Pending[] {
+    let fd: number;
+    try {
+      fd = fs.openSync(this.spoolFile, 'r');
+    } catch {
+      return [];
+    }
+    try {
+      const size = fs.fstatSync(fd).size;
+      // pos > size: truncated after everything in it was ingested
+      if (size <= pos) return [];
+      const buf = Buffer.alloc(size - pos);
+      let off = 0;
+      while (off < buf.length) {
+        const n = fs.readSync(fd, buf, off, buf.length - off, pos + off);
+        if (n === 0) break;
+        off += n;
+      }
+      const text = buf.subarray(0, off).toString('utf8');
+      const out: Pending[] = [];
+      // a torn last line was never acknowledged; a line that does not parse (a truncation racing this read) is skipped
+      for (const line of text.slice(0, text.lastIndexOf('\n') + 1).split('\n')) {
+        if (!line) continue;
+        try {
+          out.push(JSON.parse(line) as Pending);
+        } catch {
+          // skipped
+        }
+      }
+      return out;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
+
+const recordingKey = (r: RecordingRecord): string => `${r.channel}\u0000${r.file}\u0000${r.startedAt}`;
+
+function spoolRecordings(spool: Pending[]): Map<string, RecordingRecord[]> {
+  const out = new Map<string, RecordingRecord[]>();
+  for (const p of spool) {
+    if (p.t !== 'recording') continue;
+    const list = out.get(p.r.sessionId) ?? [];
+    list.push({ channel: p.r.channel, file: p.r.file, startedAt: p.r.startedAt, kind: p.r.kind });
+    out.set(p.r.sessionId, list);
+  }
+  return out;
 }

@@ -1,5 +1,6 @@
 // The audit store interface. A decision event is appended before a command is forwarded, a completion
 // event after; both become durable at the next group commit, and nothing is answered before that.
+import type { SessionInfo } from '../types.js';
 
 export interface SessionRecord {
   id: string;
@@ -12,6 +13,22 @@ export interface SessionRecord {
   clientAddress: string;
   database?: string;
   tls: boolean;
+}
+
+/** The session record of an authenticated session, as every protocol starts it. */
+export function sessionRecord(info: SessionInfo, tls: boolean): SessionRecord {
+  return {
+    id: info.id,
+    startedAt: Date.now(),
+    user: info.user,
+    groups: info.groups,
+    authMethod: info.authMethod,
+    connection: info.connection,
+    protocol: info.protocol,
+    clientAddress: info.clientAddress,
+    ...(info.database !== undefined ? { database: info.database } : {}),
+    tls,
+  };
 }
 
 export interface SessionEnd {
@@ -47,6 +64,25 @@ export interface StoredEvent extends AuditEvent {
   connection: string;
 }
 
+/** A terminal recording (asciicast v2 file) of one channel of a session. */
+export interface RecordingEntry {
+  sessionId: string;
+  /** the SSH channel number (may repeat within a session when the client reuses it) */
+  channel: number;
+  /** the .cast file; relative paths are relative to the config's dataDir */
+  file: string;
+  /** ms since the epoch, as SessionRecord.startedAt */
+  startedAt: number;
+  kind: 'shell' | 'exec';
+}
+
+export interface RecordingRecord {
+  channel: number;
+  file: string;
+  startedAt: number;
+  kind: string;
+}
+
 export interface AuditStore {
   startSession(s: SessionRecord): void;
   endSession(id: string, end: SessionEnd): void;
@@ -57,5 +93,9 @@ export interface AuditStore {
   flush(): void;
   listSessions(limit?: number): Array<SessionRecord & Partial<SessionEnd>>;
   events(sessionId?: string, limit?: number): StoredEvent[];
+  /** Index a recording (durable with the next group commit, like the events). */
+  recording(r: RecordingEntry): void;
+  /** A session's recordings, in the order they started. */
+  recordings(sessionId: string): RecordingRecord[];
   close(): void;
 }

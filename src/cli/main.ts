@@ -10,6 +10,7 @@ import { startCommand } from './start.js';
 import { usersHashCommand } from './users.js';
 import { registerPolicyCommands } from './policy.js';
 import { registerMaskCommands } from './mask.js';
+import { registerSessionsCommands } from './sessions.js';
 
 export { CliExit, type CliIo } from './io.js';
 
@@ -61,6 +62,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
 
   registerPolicyCommands(program, io, setCode);
   registerMaskCommands(program, io, setCode);
+  registerSessionsCommands(program, io, setCode);
   return program;
 }
 

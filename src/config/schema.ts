@@ -97,6 +97,8 @@ const connection = z
     serverVersion: z.string().optional(),
     // mysql: let clients use LOAD DATA LOCAL INFILE (the target asks the client for a file); default refused
     localInfile: z.boolean().optional(),
+    // ssh: the sftp subsystem (also what scp uses since OpenSSH 9): allowed, read-only, or refused
+    sftp: z.enum(['allow', 'read-only', 'deny']).optional(),
   })
   .strict();
 

@@ -1,6 +1,7 @@
 // Types of the values test/harness/global-setup.ts hands to integration tests via inject().
 import type { MariaInfo } from './mariadb.js';
 import type { PgInfo } from './postgres.js';
+import type { SshdInfo } from './sshd.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -13,5 +14,10 @@ declare module 'vitest' {
      * its cert for localhost / 127.0.0.1. Use createMysqlDatabase() for a database per test file.
      */
     mariadb: MariaInfo;
+    /**
+     * The run's OpenSSH sshd on 127.0.0.1: the OS user `pcssh` logs in with `password` or either client
+     * key; sftp and TCP forwarding on. Pass sshArgs(info, knownHostsFile) (test/harness/sshd.ts) to ssh.
+     */
+    sshd: SshdInfo;
   }
 }

@@ -50,6 +50,8 @@ const audit: AuditStore = {
   flush: () => undefined,
   listSessions: () => [],
   events: () => [],
+  recording: () => undefined,
+  recordings: () => [],
   close: () => undefined,
 };
 
