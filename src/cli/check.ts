@@ -111,7 +111,7 @@ export function formatSummary(s: ConfigSummary): string {
   lines.push('listeners:');
   if (s.listeners.length === 0) lines.push('  (none: nothing will listen)');
   for (const l of s.listeners) {
-    const transport = l.kind === 'admin' ? 'http' : `tls ${l.tls}`;
+    const transport = l.kind === 'admin' ? 'http' : l.kind === 'ssh' ? 'ssh' : `tls ${l.tls}`;
     lines.push(`  ${l.kind.padEnd(9)} ${l.address.padEnd(22)} ${transport}${l.clientAuth ? `  auth ${l.clientAuth}` : ''}`);
   }
   lines.push('', 'connections:');
