@@ -130,3 +130,76 @@ export function which(name) {
   }
   return null;
 }
+
+// ------------------------------------------------------------------------------------------------
+// process trees (a daemon that forks per connection, such as sshd -D: its children call setsid and outlive it)
+
+function procStat(pid) {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = s.slice(s.lastIndexOf(')') + 2).split(' '); // fields 3… (state, ppid, …)
+    return { state: rest[0] ?? '', ppid: Number(rest[1]), start: rest[19] ?? '' }; // field 22: starttime
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every live descendant of `root` as { pid, start } (children before grandchildren); empty without /proc. */
+export function descendants(root) {
+  const kids = new Map();
+  let names = [];
+  try {
+    names = fs.readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  for (const n of names) {
+    if (!/^\d+$/.test(n)) continue;
+    const st = procStat(Number(n));
+    if (!st) continue;
+    if (!kids.has(st.ppid)) kids.set(st.ppid, []);
+    kids.get(st.ppid).push({ pid: Number(n), start: st.start });
+  }
+  const out = [];
+  const queue = [root];
+  while (queue.length) {
+    for (const c of kids.get(queue.shift()) ?? []) {
+      out.push(c);
+      queue.push(c.pid);
+    }
+  }
+  return out;
+}
+
+/** Signals the processes still alive (a pid is matched with its start time, so a reused pid is never hit). */
+function signalProcs(procs, sig) {
+  for (const p of procs) {
+    const st = procStat(p.pid);
+    if (!st || st.start !== p.start || st.state === 'Z') continue;
+    try {
+      process.kill(p.pid, sig);
+    } catch {}
+  }
+}
+
+/**
+ * Stops a daemon() child and every process it forked (found through /proc while it still lives): SIGTERM to
+ * all, SIGKILL to whatever is left after termMs; resolves when they are gone (or after 5 s more).
+ */
+export async function stopTree(child, termMs = 3000) {
+  if (!child) return;
+  const tree = child.pid ? descendants(child.pid) : [];
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGTERM');
+    signalProcs(tree, 'SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), termMs);
+    await child.exited;
+    clearTimeout(t);
+  }
+  signalProcs(tree, 'SIGKILL');
+  const alive = (p) => {
+    const st = procStat(p.pid);
+    return st !== undefined && st.start === p.start && st.state !== 'Z';
+  };
+  for (const deadline = Date.now() + 5000; tree.some(alive) && Date.now() < deadline; ) await sleep(10);
+}

@@ -60,8 +60,11 @@ function envAllowed(list: readonly string[] | undefined, name: string): boolean 
 
 export function bridgeClient(s: SshSession, ctx: SshContext): void {
   const { client, upstream } = s;
-  client.on('session', (accept) => {
+  client.on('session', (accept, reject) => {
+    if (s.draining) return reject();
     const session = accept();
+    s.channels++;
+    session.once('close', () => s.channelClosed());
     new SessionBridge(s, ctx, session);
   });
   client.on('tcpip', (accept, reject, info) => {

@@ -40,6 +40,11 @@ export interface SshSession {
   log: Logger;
   bytesIn: number;
   bytesOut: number;
+  /** session channels open (shell, exec, sftp, forwards) */
+  channels: number;
+  /** shutting down: no new channels; the connection ends when the last one closes */
+  draining: boolean;
+  channelClosed(): void;
   shutdown(): void;
   destroy(reason: string): void;
 }
@@ -84,8 +89,12 @@ export function handleSshClient(client: Connection, remote: string, ctx: SshCont
     }
   }, ctx.startupDeadlineMs);
   deadline.unref();
+  let clientGone = false;
   client.on('error', (err) => log.debug({ err: err.message }, 'client connection error'));
-  client.on('close', () => clearTimeout(deadline));
+  client.on('close', () => {
+    clientGone = true;
+    clearTimeout(deadline);
+  });
 
   const fail = (actx: AuthContext, why: string, banner?: string): void => {
     failures++;
@@ -130,7 +139,7 @@ export function handleSshClient(client: Connection, remote: string, ctx: SshCont
       connectUpstream(targetOf(conn, id.user), ctx.known, log.child({ connection: conn.name }))
         .then((upstream) => {
           busy = false;
-          if (settled || client.listenerCount('close') === 0) {
+          if (settled || clientGone) {
             upstream.end();
             return;
           }
@@ -208,7 +217,17 @@ export function handleSshClient(client: Connection, remote: string, ctx: SshCont
       log: slog,
       bytesIn: 0,
       bytesOut: 0,
-      shutdown: () => client.end(),
+      channels: 0,
+      draining: false,
+      channelClosed: () => {
+        session.channels = Math.max(0, session.channels - 1);
+        if (session.draining && session.channels === 0) end('gateway shutdown');
+      },
+      // graceful: idle connections end now, busy ones when their last channel closes
+      shutdown: () => {
+        session.draining = true;
+        if (session.channels === 0) end('gateway shutdown');
+      },
       destroy: (reason) => end(reason),
     };
     const end = (reason: string): void => {

@@ -237,3 +237,29 @@ describe('refusals', () => {
     expect(r.stdout).toBe('still-here\n');
   });
 });
+
+describe('shutdown', () => {
+  it('is graceful: a running command finishes, then the connection ends', async () => {
+    const alicePub = fs.readFileSync(`${aliceKey}.pub`, 'utf8').trim();
+    const g = await startTestGateway({
+      listen: { ssh: { host: '127.0.0.1', port: 0 } },
+      identity: { users: [{ name: 'alice', groups: ['ops'], sshKeys: [alicePub] }] },
+      connections: [{ name: 'web', protocol: 'ssh', target: { host: sshd.host, port: sshd.port, user: sshd.user, privateKey: fs.readFileSync(sshd.privateKeyFile, 'utf8'), hostKey: sshd.hostKeyFingerprint }, allow: ['ops'] }],
+    });
+    try {
+      const p = g.gateway.ports.ssh!;
+      const hostPub = fs.readFileSync(path.join(g.dataDir, 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+      const kh = path.join(tmp, 'known_hosts_shutdown');
+      fs.writeFileSync(kh, `[127.0.0.1]:${p} ${hostPub}\n`);
+      const running = sh('ssh', [...sshArgs(sshd, kh), '-p', String(p), '-i', aliceKey, 'alice#web@127.0.0.1', 'sleep 1; echo done']);
+      await new Promise((r) => setTimeout(r, 500));
+      const closing = g.gateway.close(5000);
+      const r = await running;
+      await closing;
+      expect(r.stdout).toBe('done\n');
+      expect(r.code).toBe(0);
+    } finally {
+      await g.stop();
+    }
+  });
+});
