@@ -120,7 +120,7 @@ export async function startGateway(config: Config, opts: StartOptions): Promise<
     audit,
     log,
     ownConnection: own,
-    known: new KnownHosts(path.join(config.dataDir, 'ssh_known_hosts.json')),
+    known: new KnownHosts(audit),
     dataDir: config.dataDir,
     sessions: sessions as SshContext['sessions'],
     accepting: () => accepting,

@@ -1,10 +1,9 @@
 // The gateway's own SSH login to the target: the gateway-held private key or password, and the target's host
 // key checked against the connection's pinned fingerprint (strict) or remembered on first use (tofu).
-import fs from 'node:fs';
-import path from 'node:path';
 import ssh2, { type Client as SshClient } from 'ssh2';
 import type { Logger } from 'pino';
 import type { ConnectionConfig } from '../../src/config/schema.js';
+import type { AuditStore } from '../../src/audit/store.js';
 import { fingerprint } from './hostkeys.js';
 
 const { Client } = ssh2;
@@ -34,27 +33,14 @@ export function targetOf(conn: ConnectionConfig, user: string): SshTarget {
   };
 }
 
-/**
- * Trust-on-first-use host keys, one file in dataDir: { "host:port": "SHA256:…" }. Written atomically.
- */
+/** Trust-on-first-use host keys, kept in the store (shared by every gateway on that store). */
 export class KnownHosts {
-  private map: Record<string, string> = {};
-  constructor(private readonly file: string) {
-    try {
-      this.map = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, string>;
-    } catch {
-      this.map = {};
-    }
-  }
+  constructor(private readonly store: Pick<AuditStore, 'knownHostKey' | 'rememberHostKey'>) {}
   get(key: string): string | undefined {
-    return this.map[key];
+    return this.store.knownHostKey(key);
   }
   set(key: string, fp: string): void {
-    this.map[key] = fp;
-    fs.mkdirSync(path.dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(this.map, null, 2));
-    fs.renameSync(tmp, this.file);
+    this.store.rememberHostKey(key, fp);
   }
 }
 

@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS recordings (
 );
 CREATE INDEX IF NOT EXISTS recordings_session ON recordings(session_id, id);
 CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY CHECK (id = 1), pos INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS host_keys (target TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, first_seen INTEGER NOT NULL);
 INSERT OR IGNORE INTO spool (id, pos) VALUES (1, 0);
 `;
 
@@ -246,6 +247,17 @@ export class SqliteAuditStore implements AuditStore {
       .prepare(`SELECT * FROM sessions ORDER BY started_at DESC LIMIT ?`)
       .all(limit) as Array<Record<string, unknown>>;
     return rows.map(sessionFromRow);
+  }
+
+  knownHostKey(target: string): string | undefined {
+    const row = this.db.prepare('SELECT fingerprint FROM host_keys WHERE target = ?').get(target) as { fingerprint: string } | undefined;
+    return row?.fingerprint;
+  }
+
+  rememberHostKey(target: string, fingerprint: string): void {
+    this.db
+      .prepare('INSERT INTO host_keys (target, fingerprint, first_seen) VALUES (?, ?, ?) ON CONFLICT(target) DO UPDATE SET fingerprint = excluded.fingerprint')
+      .run(target, fingerprint, Date.now());
   }
 
   recordings(sessionId: string): RecordingRecord[] {

@@ -97,5 +97,9 @@ export interface AuditStore {
   recording(r: RecordingEntry): void;
   /** A session's recordings, in the order they started. */
   recordings(sessionId: string): RecordingRecord[];
+  /** SSH trust on first use: the fingerprint remembered for a target ('host:port'), if any. */
+  knownHostKey(target: string): string | undefined;
+  /** Remember a target's host key fingerprint (durable at once: it is rare and decides later logins). */
+  rememberHostKey(target: string, fingerprint: string): void;
   close(): void;
 }

@@ -152,3 +152,19 @@ describe('SqliteAuditReader (read-only, for the CLI)', () => {
     expect(() => new SqliteAuditReader(':memory:')).toThrow(/in memory/);
   });
 });
+
+describe('SSH host keys remembered on first use', () => {
+  it('survive a reopen and can be replaced', () => {
+    const file = tmpFile();
+    const a = new SqliteAuditStore(file);
+    expect(a.knownHostKey('web:22')).toBeUndefined();
+    a.rememberHostKey('web:22', 'SHA256:one');
+    a.close();
+    const b = new SqliteAuditStore(file);
+    expect(b.knownHostKey('web:22')).toBe('SHA256:one');
+    b.rememberHostKey('web:22', 'SHA256:two');
+    expect(b.knownHostKey('web:22')).toBe('SHA256:two');
+    expect(b.knownHostKey('db:22')).toBeUndefined();
+    b.close();
+  });
+});

@@ -53,6 +53,8 @@ const audit: AuditStore = {
   recording: () => undefined,
   recordings: () => [],
   close: () => undefined,
+  knownHostKey: () => undefined,
+  rememberHostKey: () => undefined,
 };
 
 const col = (name: string, type: number = Type.VAR_STRING): Buffer =>
