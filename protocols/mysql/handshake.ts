@@ -266,9 +266,10 @@ export async function handleMysqlClient(raw: net.Socket, ctx: MyContext): Promis
     ctx.threads.set(threadId, session);
     slog.info({ database, tls: secure, auth: identity.method, upstreamTls: up.tls, target: up.greeting.version }, 'session started');
     const clientRest = stream.detach();
+    // The OK goes out once the target has told the gateway its sql_mode (the session's first probe): the
+    // client's first command is then read as the target will read it.
     const ok = packet(seq & 0xff, encodeOk({ status: up.status }));
-    ctx.audit.afterCommit(() => stream.socket.write(ok));
-    session.start(clientRest, up.leftover);
+    session.start(clientRest, up.leftover, ok);
   } catch (err) {
     if (err instanceof ClosedError) {
       stream.socket.destroy();

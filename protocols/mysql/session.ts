@@ -89,7 +89,9 @@ export class MySession {
     this.upDeprecateEof = (deps.upstreamCaps & Cap.DEPRECATE_EOF) !== 0;
   }
 
-  start(clientRest: Buffer, upstreamRest: Buffer): void {
+  /** Start relaying; `hello` (the login OK) is released when the first sql_mode probe is answered. */
+  start(clientRest: Buffer, upstreamRest: Buffer, hello?: Buffer): void {
+    if (hello) this.held.push(hello);
     this.client.on('data', (d: Buffer) => onClientData(this, d));
     this.upstream.on('data', (d: Buffer) => onUpstreamData(this, d));
     this.client.on('drain', () => this.upstream.resume());
