@@ -77,6 +77,27 @@ function userKeys(config: Config, user: string): ParsedKey[] {
   return m.get(user) ?? [];
 }
 
+/**
+ * paramiko sends a new SSH_MSG_SERVICE_REQUEST "ssh-userauth" before each authentication method it tries;
+ * ssh2 (1.x) disconnects on the second one, so a refused key never falls back to the password. Before
+ * authentication succeeds, a repeated request for the same service is simply accepted again, as sshd does.
+ */
+function allowRepeatedUserauthService(client: Connection): void {
+  const proto = (client as unknown as { _protocol?: { _handlers?: Record<string, unknown>; serviceAccept(name: string): void } })._protocol;
+  const handlers = proto?._handlers;
+  const original = handlers?.SERVICE_REQUEST as ((p: unknown, service: string) => void) | undefined;
+  if (!proto || !handlers || typeof original !== 'function') return;
+  let accepted = false;
+  handlers.SERVICE_REQUEST = (p: unknown, service: string): void => {
+    if (accepted && service === 'ssh-userauth' && !(client as unknown as { authenticated?: boolean }).authenticated) {
+      proto.serviceAccept(service);
+      return;
+    }
+    if (service === 'ssh-userauth') accepted = true;
+    original(p, service);
+  };
+}
+
 export function handleSshClient(client: Connection, remote: string, ctx: SshContext): void {
   const log = ctx.log.child({ client: remote });
   let failures = 0;
@@ -90,7 +111,13 @@ export function handleSshClient(client: Connection, remote: string, ctx: SshCont
   }, ctx.startupDeadlineMs);
   deadline.unref();
   let clientGone = false;
-  client.on('error', (err) => log.debug({ err: err.message }, 'client connection error'));
+  // A protocol error leaves ssh2's parser with whatever length it read (a bogus 256 MB one included) while the
+  // socket stays half open: drop the socket at once, so garbage cannot make it allocate.
+  client.on('error', (err) => {
+    log.debug({ err: err.message }, 'client connection error');
+    (client as unknown as { _sock?: { destroy(): void } })._sock?.destroy();
+  });
+  allowRepeatedUserauthService(client);
   client.on('close', () => {
     clientGone = true;
     clearTimeout(deadline);
@@ -109,7 +136,7 @@ export function handleSshClient(client: Connection, remote: string, ctx: SshCont
   };
 
   client.on('authentication', (actx) => {
-    if (settled || busy) return actx.reject();
+    if (settled || busy || failures >= MAX_AUTH_FAILURES) return actx.reject();
     if (!ctx.accepting()) {
       sendBanner(client, 'portcullis: the gateway is shutting down');
       return actx.reject();
@@ -243,7 +270,12 @@ export function handleSshClient(client: Connection, remote: string, ctx: SshCont
     ctx.sessions.add(session);
     slog.info({ auth: id.method, loopback: isLoopback(remote) }, 'session started');
     client.on('close', () => end('client closed'));
-    upstream.on('close', () => end('target closed'));
+    // The target went away: open channels first tell their clients (stderr, exit 255), then the connection ends.
+    upstream.on('close', () => {
+      session.draining = true;
+      if (session.channels === 0) end('target closed');
+      else setTimeout(() => end('target closed'), 2000).unref();
+    });
     upstream.on('error', (err) => slog.debug({ err: err.message, stack: err.stack }, 'target connection error'));
     bridgeClient(session, ctx);
   };
