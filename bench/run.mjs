@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // `npm run bench`: every benchmark in bench/, in one run. bench/pg.mjs writes bench/RESULTS.md (arguments are
 // passed on to it); bench/mysql.mjs then adds its "MySQL / MariaDB" section (only --duration, --bulk-runs, --out,
-// --keep and --help are passed on to it: the other options differ between the two); the micro-benchmarks of the
-// policy core and the masking engine are appended last. A failed MySQL run leaves a "failed" section and the
-// rest goes on.
+// --keep and --help are passed on to it: the other options differ between the two); bench/ssh.mjs then adds its
+// "SSH" section (only --out, --keep and --help are passed on to it); the micro-benchmarks of the policy core and
+// the masking engine are appended last. A failed MySQL or SSH run leaves a "failed" section and the rest goes on.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,20 @@ if (my.status !== 0) {
   const lines = (my.stderr ?? '').trim().split('\n');
   const why = lines.filter((l) => l.startsWith('bench: ')).pop()?.slice(7) || lines.pop() || `exit ${my.status ?? my.signal}`;
   fs.appendFileSync(out, `\n<!-- bench/mysql.mjs: start -->\n## MySQL / MariaDB\n\nfailed: ${why.replace(/\|/g, '\\|')}\n<!-- bench/mysql.mjs: end -->\n`);
+}
+
+const sshArgs = [];
+for (let i = 0; i < argv.length; i++) {
+  const [name] = argv[i].split('=', 1);
+  if (argv[i] === '--keep' || argv[i] === '--help') sshArgs.push(argv[i]);
+  else if (name === '--out') sshArgs.push(...(argv[i].includes('=') ? [argv[i]] : [argv[i], argv[++i]]));
+}
+const ssh = spawnSync(process.execPath, [here('./ssh.mjs'), ...sshArgs], { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
+if (ssh.stderr) process.stderr.write(ssh.stderr);
+if (ssh.status !== 0) {
+  const lines = (ssh.stderr ?? '').trim().split('\n');
+  const why = lines.filter((l) => l.startsWith('bench: ')).pop()?.slice(7) || lines.pop() || `exit ${ssh.status ?? ssh.signal}`;
+  fs.appendFileSync(out, `\n<!-- bench/ssh.mjs: start -->\n## SSH\n\nfailed: ${why.replace(/\|/g, '\\|')}\n<!-- bench/ssh.mjs: end -->\n`);
 }
 
 for (const [title, script] of [['SQL analysis and decisions', './analyzer.mjs'], ['Masking engine', './masking.mjs']]) {

@@ -35,6 +35,10 @@ function message(d: Decision): string {
 
 let cmdSeq = 0;
 
+/** Recording caps: a terminal session is recorded up to 64 MiB of traffic, a channel without a pty 64 KiB. */
+const RECORD_LIMIT_PTY = 64 * 1024 * 1024;
+const RECORD_LIMIT_NO_PTY = 64 * 1024;
+
 function auditDecision(s: SshSession, ctx: SshContext, via: string, text: string, d: Decision): number {
   const commandId = ++cmdSeq;
   ctx.audit.append({
@@ -244,11 +248,37 @@ class SessionBridge {
           this.ctx.audit.append({ sessionId: s.info.id, at: Date.now(), kind: 'error', message: `recording failed: ${err.message}` });
         },
       });
+      this.recordBudget = this.pty ? RECORD_LIMIT_PTY : RECORD_LIMIT_NO_PTY;
       const file = path.relative(this.ctx.dataDir, this.recorder.file);
       this.ctx.audit.recording({ sessionId: s.info.id, channel: this.commandId, file, startedAt: Date.now(), kind });
     } catch (err) {
       s.log.error({ err: (err as Error).message }, 'cannot record the session channel');
     }
+  }
+
+  /** Bytes the recording may still take: terminals are recorded whole (up to a cap); a channel without a
+   * pty (scp -O, rsync, a command streaming data) only its first bytes — a recording of a 1 GiB binary
+   * stream is neither replayable nor affordable, and would let any user fill the gateway's disk. */
+  private recordBudget = 0;
+
+  private rec(code: 'o' | 'i', d: Buffer): void {
+    const r = this.recorder;
+    if (!r) return;
+    if (d.length <= this.recordBudget) {
+      this.recordBudget -= d.length;
+      if (code === 'o') r.output(d);
+      else r.input(d);
+      return;
+    }
+    const part = d.subarray(0, this.recordBudget);
+    if (part.length > 0) {
+      if (code === 'o') r.output(part);
+      else r.input(part);
+    }
+    r.marker('portcullis: recording truncated here (size limit); the session went on unrecorded');
+    r.close();
+    this.recorder = null;
+    this.ctx.audit.append({ sessionId: this.s.info.id, at: Date.now(), kind: 'error', commandId: this.commandId, message: 'recording truncated (size limit)' });
   }
 
   private auditSftp(e: SftpEvent): void {
@@ -281,12 +311,12 @@ class SessionBridge {
         for (const b of out) if (!ch.write(b)) up.pause();
         return;
       }
-      this.recorder?.output(d);
+      this.rec('o', d);
       if (!ch.write(d)) up.pause();
     });
     up.stderr.on('data', (d: Buffer) => {
       s.bytesOut += d.length;
-      this.recorder?.output(d);
+      this.rec('o', d);
       if (!ch.stderr.write(d)) up.pause();
     });
     ch.on('drain', () => up.resume());
@@ -305,7 +335,7 @@ class SessionBridge {
         for (const b of r.toServer) if (!up.write(b)) ch.pause();
         return;
       }
-      this.recorder?.input(d);
+      this.rec('i', d);
       if (!up.write(d)) ch.pause();
     });
     up.on('drain', () => ch.resume());
