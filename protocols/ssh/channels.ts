@@ -10,7 +10,6 @@ import { AsciicastRecorder } from '../../src/recording/asciicast.js';
 import { SftpError, SftpMonitor, type SftpEvent } from './sftp.js';
 import type { SshContext, SshSession } from './server.js';
 
-const RANK = { allow: 0, review: 1, block: 2 } as const;
 
 function decide(s: SshSession, ctx: SshContext, cmd: Command): Decision {
   try {
@@ -25,7 +24,6 @@ function decide(s: SshSession, ctx: SshContext, cmd: Command): Decision {
     return { action: 'block', rule: 'policy-error', message: 'the policy could not decide; blocked (fail closed)' };
   }
 }
-void RANK;
 
 function message(d: Decision): string {
   if (d.action === 'block') return d.message;
