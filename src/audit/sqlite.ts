@@ -6,6 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { canonicalJson, chainHash, GENESIS, type ChainLink } from './chain.js';
+import { exportDatabaseEvents, verifyDatabase, type ExportedEvent, type VerifyResult } from './verify.js';
 import type { AuditEvent, AuditStore, RecordingEntry, RecordingRecord, SessionEnd, SessionRecord, StoredEvent } from './store.js';
 
 const SCHEMA = `
@@ -23,7 +25,9 @@ CREATE TABLE IF NOT EXISTS sessions (
   tls INTEGER NOT NULL,
   end_reason TEXT,
   bytes_in INTEGER,
-  bytes_out INTEGER
+  bytes_out INTEGER,
+  chain_seq INTEGER,
+  end_seq INTEGER
 );
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -40,7 +44,8 @@ CREATE TABLE IF NOT EXISTS events (
   rows INTEGER,
   bytes INTEGER,
   error TEXT,
-  masked_cells INTEGER
+  masked_cells INTEGER,
+  chain_seq INTEGER
 );
 CREATE INDEX IF NOT EXISTS events_session ON events(session_id, id);
 CREATE TABLE IF NOT EXISTS recordings (
@@ -49,13 +54,36 @@ CREATE TABLE IF NOT EXISTS recordings (
   channel INTEGER NOT NULL,
   file TEXT NOT NULL,
   started_at INTEGER NOT NULL,
-  kind TEXT NOT NULL
+  kind TEXT NOT NULL,
+  chain_seq INTEGER
 );
 CREATE INDEX IF NOT EXISTS recordings_session ON recordings(session_id, id);
 CREATE TABLE IF NOT EXISTS spool (id INTEGER PRIMARY KEY CHECK (id = 1), pos INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS host_keys (target TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, first_seen INTEGER NOT NULL);
 INSERT OR IGNORE INTO spool (id, pos) VALUES (1, 0);
+CREATE TABLE IF NOT EXISTS chain (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, payload TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);
 `;
+
+/**
+ * A database written before the hash chain existed: its rows get chain_seq = 0 ("before the chain"; ended
+ * sessions end_seq = 0 as well), once, in one transaction. Rows the store writes from now on carry the seq
+ * of their chain entry; a row with chain_seq NULL was not written by the store.
+ */
+function migrateChainColumns(db: Database.Database): void {
+  const has = (table: string, col: string): boolean =>
+    (db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).some((c) => c.name === col);
+  db.transaction(() => {
+    for (const table of ['sessions', 'events', 'recordings']) {
+      if (has(table, 'chain_seq')) continue;
+      db.exec(`ALTER TABLE ${table} ADD COLUMN chain_seq INTEGER`);
+      db.exec(`UPDATE ${table} SET chain_seq = 0`);
+    }
+    if (!has('sessions', 'end_seq')) {
+      db.exec('ALTER TABLE sessions ADD COLUMN end_seq INTEGER');
+      db.exec('UPDATE sessions SET end_seq = 0 WHERE ended_at IS NOT NULL');
+    }
+  })();
+}
 
 /** Move the spool into SQLite at least this often, and whenever this many events wait. */
 const INGEST_INTERVAL_MS = 25;
@@ -63,15 +91,38 @@ const INGEST_BATCH = 1000;
 /** Truncate the spool once everything in it is in SQLite and it has grown past this. */
 const SPOOL_TRUNCATE_BYTES = 16 * 1024 * 1024;
 
-type Pending =
+export type Pending =
   | { t: 'start'; s: SessionRecord }
   | { t: 'end'; id: string; e: SessionEnd }
   | { t: 'event'; e: AuditEvent }
   | { t: 'recording'; r: RecordingEntry };
 
+/** An entry with its place in the hash chain; payload is canonicalJson(p), what the hash covers. */
+interface Entry extends ChainLink {
+  p: Pending;
+  payload: string;
+}
+
+/** A spool line as read back: chained ({seq, prev, hash, p}) or written before the chain existed (a bare Pending). */
+export interface SpoolEntry {
+  p: Pending;
+  link?: ChainLink;
+}
+
+/** One spool line: the chain fields, then the canonical payload verbatim (stringified once, at push()). */
+const spoolLine = (e: Entry): string => `{"seq":${e.seq},"prev":"${e.prev}","hash":"${e.hash}","p":${e.payload}}\n`;
+
+function parseSpoolLine(line: string): SpoolEntry {
+  const o = JSON.parse(line) as { seq?: unknown; prev?: unknown; hash?: unknown; p?: Pending; t?: string };
+  if (o.p !== undefined && typeof o.seq === 'number' && typeof o.prev === 'string' && typeof o.hash === 'string') {
+    return { p: o.p, link: { seq: o.seq, prev: o.prev, hash: o.hash } };
+  }
+  return { p: o as Pending };
+}
+
 export class SqliteAuditStore implements AuditStore {
   private db: Database.Database;
-  private pending: Pending[] = [];
+  private pending: Entry[] = [];
   private waiters: Array<() => void> = [];
   private scheduled = false;
   private closed = false;
@@ -79,14 +130,18 @@ export class SqliteAuditStore implements AuditStore {
   private updateSession: Database.Statement;
   private insertEvent: Database.Statement;
   private insertRecording: Database.Statement;
-  private commitBatch: (batch: Pending[], spoolPos: number) => void;
+  private insertChain: Database.Statement;
+  private commitBatch: (batch: Entry[], spoolPos: number) => void;
   private setSpoolPos: Database.Statement;
   private readonly spoolFile: string | null;
   private spoolFd: number | null = null;
   /** bytes written to the spool file so far (its size) */
   private spoolSize = 0;
   /** spooled but not yet in SQLite */
-  private unIngested: Pending[] = [];
+  private unIngested: Entry[] = [];
+  /** the chain's tail: the last seq handed out and its hash */
+  private lastSeq = 0;
+  private lastHash = GENESIS;
   private ingestTimer: NodeJS.Timeout | null = null;
   /** called when a commit fails; the gateway then fails closed */
   onError: (err: Error) => void = () => {};
@@ -98,48 +153,66 @@ export class SqliteAuditStore implements AuditStore {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    migrateChainColumns(this.db);
     this.insertSession = this.db.prepare(
-      `INSERT INTO sessions (id, started_at, user, groups, auth_method, connection, protocol, client_addr, database, tls)
-       VALUES (@id, @startedAt, @user, @groups, @authMethod, @connection, @protocol, @clientAddress, @database, @tls)`,
+      `INSERT INTO sessions (id, started_at, user, groups, auth_method, connection, protocol, client_addr, database, tls, chain_seq)
+       VALUES (@id, @startedAt, @user, @groups, @authMethod, @connection, @protocol, @clientAddress, @database, @tls, @seq)`,
     );
     this.updateSession = this.db.prepare(
-      `UPDATE sessions SET ended_at = @endedAt, end_reason = @reason, bytes_in = @bytesIn, bytes_out = @bytesOut WHERE id = @id`,
+      `UPDATE sessions SET ended_at = @endedAt, end_reason = @reason, bytes_in = @bytesIn, bytes_out = @bytesOut, end_seq = @seq WHERE id = @id`,
     );
     this.insertEvent = this.db.prepare(
-      `INSERT INTO events (session_id, at, kind, command_id, via, text, decision, rule, message, duration_ms, rows, bytes, error, masked_cells)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO events (session_id, at, kind, command_id, via, text, decision, rule, message, duration_ms, rows, bytes, error, masked_cells, chain_seq)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.insertRecording = this.db.prepare(
-      `INSERT INTO recordings (session_id, channel, file, started_at, kind) VALUES (?, ?, ?, ?, ?)`,
+      `INSERT INTO recordings (session_id, channel, file, started_at, kind, chain_seq) VALUES (?, ?, ?, ?, ?, ?)`,
     );
+    this.insertChain = this.db.prepare('INSERT INTO chain (seq, kind, payload, prev, hash) VALUES (?, ?, ?, ?, ?)');
     this.setSpoolPos = this.db.prepare('UPDATE spool SET pos = ? WHERE id = 1');
-    this.commitBatch = this.db.transaction((batch: Pending[], spoolPos: number) => {
+    this.commitBatch = this.db.transaction((batch: Entry[], spoolPos: number) => {
       this.setSpoolPos.run(spoolPos);
-      for (const p of batch) {
+      for (const { p, seq, prev, hash, payload } of batch) {
+        this.insertChain.run(seq, p.t, payload, prev, hash);
         if (p.t === 'event') {
           const e = p.e;
           this.insertEvent.run(
             e.sessionId, e.at, e.kind, e.commandId ?? null, e.via ?? null, e.text ?? null, e.decision ?? null,
             e.rule ?? null, e.message ?? null, e.durationMs ?? null, e.rows ?? null, e.bytes ?? null,
-            e.error ?? null, e.maskedCells ?? null,
+            e.error ?? null, e.maskedCells ?? null, seq,
           );
         } else if (p.t === 'start') {
           const s = p.s;
           this.insertSession.run({
             id: s.id, startedAt: s.startedAt, user: s.user, groups: JSON.stringify(s.groups), authMethod: s.authMethod,
             connection: s.connection, protocol: s.protocol, clientAddress: s.clientAddress, database: s.database ?? null,
-            tls: s.tls ? 1 : 0,
+            tls: s.tls ? 1 : 0, seq,
           });
         } else if (p.t === 'end') {
-          this.updateSession.run({ id: p.id, ...p.e });
+          const e = p.e;
+          this.updateSession.run({ id: p.id, endedAt: e.endedAt, reason: e.reason, bytesIn: e.bytesIn, bytesOut: e.bytesOut, seq });
         } else if (p.t === 'recording') {
           const r = p.r;
-          this.insertRecording.run(r.sessionId, r.channel, r.file, r.startedAt, r.kind);
+          this.insertRecording.run(r.sessionId, r.channel, r.file, r.startedAt, r.kind, seq);
         }
       }
     });
+    const tail = this.db.prepare('SELECT seq, hash FROM chain ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
+    if (tail) {
+      this.lastSeq = tail.seq;
+      this.lastHash = tail.hash;
+    }
     this.spoolFile = file === ':memory:' ? null : `${file}-spool`;
     if (this.spoolFile) this.openSpool(this.spoolFile);
+  }
+
+  /** The next link of the chain for p (advances the tail). */
+  private link(p: Pending): Entry {
+    const payload = canonicalJson(p);
+    const prev = this.lastHash;
+    const hash = chainHash(prev, payload);
+    this.lastHash = hash;
+    return { p, seq: ++this.lastSeq, prev, hash, payload };
   }
 
   /** Replay what a crash left in the spool beyond the recorded position, then append from there. */
@@ -154,9 +227,19 @@ export class SqliteAuditStore implements AuditStore {
       const text = buf.toString('utf8');
       // A torn last line (killed mid-write) was never acknowledged: ignore it.
       const end = text.lastIndexOf('\n');
-      const batch: Pending[] = [];
+      const batch: Entry[] = [];
       for (const line of text.slice(0, end + 1).split('\n')) {
-        if (line) batch.push(JSON.parse(line) as Pending);
+        if (!line) continue;
+        const { p, link } = parseSpoolLine(line);
+        if (!link) {
+          // spooled by a version without the chain: it joins the chain now
+          batch.push(this.link(p));
+        } else if (link.seq > this.lastSeq) {
+          // exactly the chain it was spooled with (the hash is not recomputed); an entry already in SQLite is skipped
+          batch.push({ p, ...link, payload: canonicalJson(p) });
+          this.lastSeq = link.seq;
+          this.lastHash = link.hash;
+        }
       }
       this.commitBatch(batch, size);
     }
@@ -196,7 +279,7 @@ export class SqliteAuditStore implements AuditStore {
     try {
       if (this.spoolFd !== null) {
         let text = '';
-        for (const p of batch) text += JSON.stringify(p) + '\n';
+        for (const e of batch) text += spoolLine(e);
         const buf = Buffer.from(text, 'utf8');
         let off = 0;
         while (off < buf.length) off += fs.writeSync(this.spoolFd, buf, off);
@@ -315,7 +398,7 @@ export class SqliteAuditStore implements AuditStore {
 
   private push(p: Pending): void {
     if (this.closed) return;
-    this.pending.push(p);
+    this.pending.push(this.link(p));
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -434,10 +517,28 @@ export class SqliteAuditReader {
       pos = (this.db.prepare('SELECT pos FROM spool WHERE id = 1').get() as { pos: number } | undefined)?.pos ?? 0;
       return read();
     })();
-    return { ...result, spool: this.readSpool(pos) };
+    return { ...result, spool: this.readSpool(pos).map((e) => e.p) };
   }
 
-  private readSpool(pos: number): Pending[] {
+  /** Runs `read` in one read transaction with what the spool holds beyond the ingested position it saw. */
+  private withSpool<T>(read: (spool: SpoolEntry[]) => T): T {
+    return this.db.transaction(() => {
+      const pos = (this.db.prepare('SELECT pos FROM spool WHERE id = 1').get() as { pos: number } | undefined)?.pos ?? 0;
+      return read(this.readSpool(pos));
+    })();
+  }
+
+  /** Walks the hash chain and cross-checks the rows against it (verify.ts). */
+  verify(opts: { maxProblems?: number } = {}): VerifyResult {
+    return this.withSpool((spool) => verifyDatabase(this.db, spool, opts));
+  }
+
+  /** The events with their session's user and connection and their chain seq and hash, in chain order (verify.ts). */
+  exportEvents(since?: number): ExportedEvent[] {
+    return this.withSpool((spool) => exportDatabaseEvents(this.db, spool, since));
+  }
+
+  private readSpool(pos: number): SpoolEntry[] {
     let fd: number;
     try {
       fd = fs.openSync(this.spoolFile, 'r');
@@ -456,12 +557,12 @@ export class SqliteAuditReader {
         off += n;
       }
       const text = buf.subarray(0, off).toString('utf8');
-      const out: Pending[] = [];
+      const out: SpoolEntry[] = [];
       // a torn last line was never acknowledged; a line that does not parse (a truncation racing this read) is skipped
       for (const line of text.slice(0, text.lastIndexOf('\n') + 1).split('\n')) {
         if (!line) continue;
         try {
-          out.push(JSON.parse(line) as Pending);
+          out.push(parseSpoolLine(line));
         } catch {
           // skipped
         }

@@ -11,6 +11,7 @@ import { usersHashCommand } from './users.js';
 import { registerPolicyCommands } from './policy.js';
 import { registerMaskCommands } from './mask.js';
 import { registerSessionsCommands } from './sessions.js';
+import { registerAuditCommands } from './audit.js';
 
 export { CliExit, type CliIo } from './io.js';
 
@@ -63,6 +64,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
   registerPolicyCommands(program, io, setCode);
   registerMaskCommands(program, io, setCode);
   registerSessionsCommands(program, io, setCode);
+  registerAuditCommands(program, io, setCode);
   return program;
 }
 

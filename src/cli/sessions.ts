@@ -7,11 +7,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command as Program } from 'commander';
-import { AuditStoreMissing, SqliteAuditReader, type SessionSummary } from '../audit/sqlite.js';
+import type { SqliteAuditReader, SessionSummary } from '../audit/sqlite.js';
 import type { RecordingRecord } from '../audit/store.js';
-import { ConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
 import { openCast, playCast, RecordingFormatError, type CastReader } from '../recording/replay.js';
 import { CliExit, type CliIo } from './io.js';
+import { loadForCli, openAuditReader } from './store.js';
 
 export interface SessionsListOptions {
   config: string;
@@ -45,29 +45,6 @@ export function registerSessionsCommands(program: Program, io: CliIo, setCode: (
     .option('--channel <n>', "the SSH channel's recording (default: the session's first recording)")
     .option('--no-wait', 'no delays at all (same as --speed 0)')
     .action(async (id: string, opts: SessionsReplayOptions) => setCode(await sessionsReplay(io, id, opts)));
-}
-
-function load(io: CliIo, file: string): LoadedConfig {
-  try {
-    return loadConfig(file, io.env).config;
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    io.err(`${err.message}\n`);
-    throw new CliExit(2, `${file}: invalid config`);
-  }
-}
-
-function openReader(config: LoadedConfig): { reader: SqliteAuditReader; file: string } {
-  if (!('sqlite' in config.store)) {
-    throw new CliExit(2, 'store.postgres is not built yet: the sessions commands read a SQLite store (store: { sqlite: FILE }, the default)');
-  }
-  const file = config.store.sqlite;
-  try {
-    return { reader: new SqliteAuditReader(file), file };
-  } catch (err) {
-    if (err instanceof AuditStoreMissing) throw new CliExit(1, `${err.message} (has the gateway run with this config?)`);
-    throw new CliExit(1, `cannot open the audit store ${file}: ${(err as Error).message}`);
-  }
 }
 
 function parseCount(value: string, flag: string, min: number): number {
@@ -124,8 +101,8 @@ export function formatSessions(entries: readonly SessionListEntry[]): string {
 
 export function sessionsList(io: CliIo, opts: SessionsListOptions): number {
   const limit = parseCount(opts.limit ?? '100', '--limit', 1);
-  const config = load(io, opts.config);
-  const { reader } = openReader(config);
+  const config = loadForCli(io, opts.config);
+  const { reader } = openAuditReader(config, 'sessions');
   let entries: SessionListEntry[];
   try {
     entries = reader.listSessions(limit).map(toEntry);
@@ -141,8 +118,8 @@ export async function sessionsReplay(io: CliIo, id: string, opts: SessionsReplay
   const speed = Number(speedText);
   if (speedText === '' || !Number.isFinite(speed) || speed < 0) throw new CliExit(2, `--speed must be a number >= 0, not "${opts.speed}"`);
   const channel = opts.channel === undefined ? undefined : parseCount(opts.channel, '--channel', 0);
-  const config = load(io, opts.config);
-  const { reader, file: storeFile } = openReader(config);
+  const config = loadForCli(io, opts.config);
+  const { reader, file: storeFile } = openAuditReader(config, 'sessions');
   let recordings: RecordingRecord[];
   try {
     if (!reader.session(id)) throw new CliExit(1, `unknown session "${id}" (not in the audit store ${storeFile})`);

@@ -195,6 +195,18 @@ describe('audit durability (real CLI process)', () => {
     expect(missing).toEqual([]);
     // one session per psql run, each with its own decision
     expect(new Set(events.filter((e) => e.kind === 'decision').map((e) => e.session_id)).size).toBeGreaterThanOrEqual(N);
+
+    // the hash chain came through the kill and the spool replay intact
+    const verify = await run(process.execPath, [path.join(ROOT, 'bin/portcullis'), 'audit', 'verify', '-c', cfg.file], {
+      cwd: path.dirname(cfg.file),
+      timeoutMs: 30_000,
+    });
+    expect(verify.stderr).toBe('');
+    expect(verify.code).toBe(0);
+    const intact = /^audit chain intact: (\d+) entries \(0 before the chain\)\n$/.exec(verify.stdout);
+    expect(intact, verify.stdout).not.toBeNull();
+    // per psql run a session start, a decision, a completion and (but perhaps for the last one, killed) an end
+    expect(Number(intact![1])).toBeGreaterThanOrEqual(4 * N - 1);
   }, 120_000);
 });
 
