@@ -1,6 +1,7 @@
 // Client → target: each command is decided by the policy and audited; forwarded commands leave an Op for
 // backend.ts; blocked ones are answered by the gateway (an ERR naming the rule) and never reach the target.
 import type { Command, Decision } from '../../src/types.js';
+import { auditDecision, decideNow, refusalOf } from '../../src/policy/enforce.js';
 import { analyzeSql, type SqlAnalysis } from '../../src/policy/sql/analyze.js';
 import { Com, comName } from './codes.js';
 import { packet, ProtocolError, readMessage } from './packets.js';
@@ -83,9 +84,9 @@ function processClient(s: MySession, buf: Buffer, end: number): void {
         const text = p.toString('utf8', m.pStart + 1, m.pEnd);
         const cmdId = ++s.cmdSeq;
         const d = decideSql(s, text, 'query');
-        audit(s, cmdId, 'query', text, d);
+        auditDecision(s.deps.audit, s.deps.log, s.info.id, cmdId, 'query', text, d);
         if (d.action !== 'allow') {
-          answer(s, outSeq, errors.blocked(blockedRule(d), blockedMessage(d)), cmdId);
+          answer(s, outSeq, blockedErr(d), cmdId);
           break;
         }
         const killed = translateKill(s, text);
@@ -100,9 +101,9 @@ function processClient(s: MySession, buf: Buffer, end: number): void {
         const text = p.toString('utf8', m.pStart + 1, m.pEnd);
         const cmdId = ++s.cmdSeq;
         const d = decideSql(s, text, 'prepare');
-        audit(s, cmdId, 'prepare', text, d);
+        auditDecision(s.deps.audit, s.deps.log, s.info.id, cmdId, 'prepare', text, d);
         if (d.action !== 'allow') {
-          answer(s, outSeq, errors.blocked(blockedRule(d), blockedMessage(d)), cmdId);
+          answer(s, outSeq, blockedErr(d), cmdId);
           break;
         }
         fwd(m.start, m.end);
@@ -173,9 +174,9 @@ function processClient(s: MySession, buf: Buffer, end: number): void {
         const text = `USE \`${db.replace(/`/g, '``')}\``;
         const cmdId = ++s.cmdSeq;
         const d = decideSql(s, text, 'query');
-        audit(s, cmdId, 'init-db', text, d);
+        auditDecision(s.deps.audit, s.deps.log, s.info.id, cmdId, 'init-db', text, d);
         if (d.action !== 'allow') {
-          answer(s, outSeq, errors.blocked(blockedRule(d), blockedMessage(d)), cmdId);
+          answer(s, outSeq, blockedErr(d), cmdId);
           break;
         }
         fwd(m.start, m.end);
@@ -189,9 +190,9 @@ function processClient(s: MySession, buf: Buffer, end: number): void {
         const text = `SHOW COLUMNS FROM \`${table.replace(/`/g, '``')}\``;
         const cmdId = ++s.cmdSeq;
         const d = decideSql(s, text, 'query');
-        audit(s, cmdId, 'field-list', text, d);
+        auditDecision(s.deps.audit, s.deps.log, s.info.id, cmdId, 'field-list', text, d);
         if (d.action !== 'allow') {
-          answer(s, outSeq, errors.blocked(blockedRule(d), blockedMessage(d)), cmdId);
+          answer(s, outSeq, blockedErr(d), cmdId);
           break;
         }
         fwd(m.start, m.end);
@@ -205,9 +206,9 @@ function processClient(s: MySession, buf: Buffer, end: number): void {
       case Com.PROCESS_INFO: {
         const cmdId = ++s.cmdSeq;
         const d = decideSql(s, 'SHOW PROCESSLIST', 'query');
-        audit(s, cmdId, 'process-info', 'SHOW PROCESSLIST', d);
+        auditDecision(s.deps.audit, s.deps.log, s.info.id, cmdId, 'process-info', 'SHOW PROCESSLIST', d);
         if (d.action !== 'allow') {
-          answer(s, outSeq, errors.blocked(blockedRule(d), blockedMessage(d)), cmdId);
+          answer(s, outSeq, blockedErr(d), cmdId);
           break;
         }
         fwd(m.start, m.end);
@@ -219,9 +220,9 @@ function processClient(s: MySession, buf: Buffer, end: number): void {
         const text = `KILL ${p.readUInt32LE(m.pStart + 1)}`;
         const cmdId = ++s.cmdSeq;
         const d = decideSql(s, text, 'query');
-        audit(s, cmdId, 'process-kill', text, d);
+        auditDecision(s.deps.audit, s.deps.log, s.info.id, cmdId, 'process-kill', text, d);
         if (d.action !== 'allow') {
-          answer(s, outSeq, errors.blocked(blockedRule(d), blockedMessage(d)), cmdId);
+          answer(s, outSeq, blockedErr(d), cmdId);
           break;
         }
         inject(packet(0, Buffer.concat([Buffer.from([Com.QUERY]), Buffer.from(translateKillText(s, text), 'utf8')])));
@@ -281,6 +282,12 @@ function statement(s: MySession, p: Buffer, start: number, end: number): Stmt | 
   return s.stmts.get(id);
 }
 
+/** The ERR packet for a refused command. */
+function blockedErr(d: Decision): Err {
+  const r = refusalOf(d);
+  return errors.blocked(r.rule, r.message);
+}
+
 const RANK = { allow: 0, review: 1, block: 2 } as const;
 
 function decideSql(s: MySession, text: string, via: 'query' | 'prepare'): Decision {
@@ -291,13 +298,13 @@ function decideSql(s: MySession, text: string, via: 'query' | 'prepare'): Decisi
     via,
     lexer: { dialect: 'mysql', noBackslashEscapes: nbe, ansiQuotes: aq },
   });
-  let d = decide(s, cmd(s.noBackslashEscapes, s.ansiQuotes));
+  let d = decideNow(s.deps.policy, s.info, cmd(s.noBackslashEscapes, s.ansiQuotes), s.deps.log);
   // sql_mode may be changing under a command not answered yet: judge every reading, most restrictive wins.
   if (s.sqlModeInFlight > 0 && /["\\]/.test(text)) {
     for (const nbe of [false, true]) {
       for (const aq of [false, true]) {
         if (RANK[d.action] === 2) break;
-        const o = decide(s, cmd(nbe, aq));
+        const o = decideNow(s.deps.policy, s.info, cmd(nbe, aq), s.deps.log);
         if (RANK[o.action] > RANK[d.action]) d = o;
       }
     }
@@ -355,45 +362,6 @@ export function charsetChange(text: string): string | null {
 }
 
 const LOAD_LOCAL = /^load\s+(?:data|xml)\s+(?:(?:low_priority|concurrent)\s+)?local\b/;
-
-function decide(s: MySession, cmd: Command): Decision {
-  try {
-    const d = s.deps.policy.decide(s.info, cmd);
-    if (d instanceof Promise) {
-      void d.catch(() => undefined);
-      return { action: 'block', rule: 'review', message: 'this command needs a review, and reviews are not available yet' };
-    }
-    return d;
-  } catch (err) {
-    s.deps.log.error({ err }, 'policy failed; blocking');
-    return { action: 'block', rule: 'policy-error', message: 'the policy could not decide; blocked (fail closed)' };
-  }
-}
-
-function blockedRule(d: Decision): string {
-  return d.action === 'allow' ? 'internal' : d.rule;
-}
-
-function blockedMessage(d: Decision): string {
-  if (d.action === 'block') return d.message;
-  if (d.action === 'review') return d.message ?? `this command needs a review (rule "${d.rule}"), and reviews are not available yet`;
-  return 'blocked';
-}
-
-function audit(s: MySession, cmdId: number, via: string, text: string, d: Decision): void {
-  s.deps.audit.append({
-    sessionId: s.info.id,
-    at: Date.now(),
-    kind: 'decision',
-    commandId: cmdId,
-    via,
-    text,
-    decision: d.action,
-    rule: d.action === 'allow' ? undefined : d.rule,
-    message: d.action === 'allow' ? undefined : d.message,
-  });
-  if (d.action !== 'allow') s.deps.log.info({ rule: d.rule, via, decision: d.action }, 'command blocked');
-}
 
 const KILL = /^\s*kill\s+(?:(query|connection)\s+)?(\d+)\s*;?\s*$/i;
 

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Config, ConnectionConfig, TlsMode } from '../../src/config/schema.js';
 import type { IdentityProvider } from '../../src/identity/provider.js';
 import { verifyMysqlNativeScramble } from '../../src/identity/mysql.js';
+import { decideNow, refusalOf } from '../../src/policy/enforce.js';
 import { sessionRecord, type AuditStore } from '../../src/audit/store.js';
 import type { Policy, ResultMasker, SessionInfo } from '../../src/types.js';
 import { ClosedError, PreludeStream, TimeoutError } from '../postgres/prelude.js';
@@ -186,16 +187,10 @@ export async function handleMysqlClient(raw: net.Socket, ctx: MyContext): Promis
     if (hello.database) {
       const use = `USE \`${hello.database.replace(/`/g, '``')}\``;
       const pre: SessionInfo = { id: 'login', user: identity.user, groups: identity.groups, authMethod: identity.method, connection: conn.name, protocol: 'mysql', clientAddress: remote };
-      let d;
-      try {
-        d = ctx.policy.decide(pre, { kind: 'sql', dialect: 'mysql', text: use, via: 'query', lexer: { dialect: 'mysql' } });
-      } catch {
-        d = { action: 'block' as const, rule: 'policy-error', message: 'the policy could not decide; blocked (fail closed)' };
-      }
-      if (d instanceof Promise || d.action !== 'allow') {
-        const rule = d instanceof Promise ? 'review' : d.rule;
-        const message = d instanceof Promise ? 'this command needs a review, and reviews are not available yet' : (d.message ?? 'blocked');
-        return refuse(errors.blocked(rule, message), 'database refused by policy');
+      const d = decideNow(ctx.policy, pre, { kind: 'sql', dialect: 'mysql', text: use, via: 'query', lexer: { dialect: 'mysql' } }, log);
+      if (d.action !== 'allow') {
+        const r = refusalOf(d);
+        return refuse(errors.blocked(r.rule, r.message), 'database refused by policy');
       }
     }
 

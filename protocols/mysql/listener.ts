@@ -1,38 +1,16 @@
 // MySQL listeners: the shared port (connection chosen by USER#CONNECTION) and each connection's own port.
-import net from 'node:net';
 import type { ConnectionConfig } from '../../src/config/schema.js';
+import { listenTcp, type TcpListener } from '../tcp-listener.js';
 import { handleMysqlClient, type MyContext } from './handshake.js';
 
-export interface MyListener {
-  server: net.Server;
-  port: number;
-  host: string;
-  close(): Promise<void>;
-}
+export type MyListener = TcpListener;
 
-export async function listenMysql(ctx: MyContext, host: string, port: number): Promise<MyListener> {
-  const server = net.createServer({ noDelay: true }, (sock) => {
-    handleMysqlClient(sock, ctx).catch((err: unknown) => {
-      ctx.log.error({ err }, 'unhandled error in mysql handshake');
-      sock.destroy();
-    });
+export function listenMysql(ctx: MyContext, host: string, port: number): Promise<MyListener> {
+  return listenTcp(ctx.log, 'mysql', host, port, (sock) => handleMysqlClient(sock, ctx), {
+    connection: ctx.ownConnection?.name,
+    tls: ctx.tlsMode,
+    version: ctx.serverVersion,
   });
-  server.on('error', (err) => ctx.log.error({ err }, 'mysql listener error'));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address() as net.AddressInfo;
-  ctx.log.info({ host, port: addr.port, connection: ctx.ownConnection?.name, tls: ctx.tlsMode, version: ctx.serverVersion }, 'mysql listener ready');
-  return {
-    server,
-    port: addr.port,
-    host,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
 }
 
 export function ownMysqlPortConnections(connections: readonly ConnectionConfig[]): ConnectionConfig[] {

@@ -2,6 +2,7 @@
 // are queued as ops for backend.ts. Blocked commands are replaced by statements the target itself fails,
 // everything else is forwarded as slices of the bytes that arrived.
 import type { Command, Decision } from '../../src/types.js';
+import { auditDecision, decideNow, refusalOf } from '../../src/policy/enforce.js';
 import { analyzeSql, type SqlAnalysis } from '../../src/policy/sql/analyze.js';
 import { Frontend, frontendName } from './codes.js';
 import { ProtocolError } from './bytes.js';
@@ -65,10 +66,10 @@ function processClient(s: PgSession, buf: Buffer, end: number): void {
         const analysis = analyze(s, text);
         const cmdId = ++s.cmdSeq;
         const decision = decideSql(s, text, 'query', analysis);
-        auditDecision(s, cmdId, 'query', text, decision);
+        auditDecision(s.deps.audit, s.deps.log, s.info.id, cmdId, 'query', text, decision);
         const op: Op = { t: 'Q', bindSeq: s.bindSeq, cmdId, started: performance.now(), analysis, index: 0, rows: 0, masked: 0 };
         if (decision.action !== 'allow') {
-          op.blocked = blockedOf(decision);
+          op.blocked = refusalOf(decision);
           replace(off, next, encodeQuery(raiseStatement(op.blocked), s.w));
         }
         s.ops.push(op);
@@ -79,10 +80,10 @@ function processClient(s: PgSession, buf: Buffer, end: number): void {
         const analysis = analyze(s, p.query);
         const decision = decideSql(s, p.query, 'prepare', analysis);
         const cmdId = ++s.cmdSeq;
-        auditDecision(s, cmdId, 'prepare', p.query, decision);
+        auditDecision(s.deps.audit, s.deps.log, s.info.id, cmdId, 'prepare', p.query, decision);
         const op: Op = { t: 'P', name: p.name };
         if (decision.action !== 'allow') {
-          op.blocked = blockedOf(decision);
+          op.blocked = refusalOf(decision);
           replace(off, next, encodeParse(p.name, FAILING_STATEMENT, p.paramTypes));
         } else {
           // Committed to s.statements only when the target answers ParseComplete: a Parse it rejects (a name
@@ -144,11 +145,11 @@ function processClient(s: PgSession, buf: Buffer, end: number): void {
         // lo_import/lo_export and friends: refused by default. The target answers a substituted failing
         // query with ErrorResponse + ReadyForQuery, exactly the shape a failed FunctionCall has.
         const cmdId = ++s.cmdSeq;
-        const decision = decide(s, { kind: 'function-call' });
-        auditDecision(s, cmdId, 'function-call', 'FunctionCall', decision);
+        const decision = decideNow(s.deps.policy, s.info, { kind: 'function-call' }, s.deps.log);
+        auditDecision(s.deps.audit, s.deps.log, s.info.id, cmdId, 'function-call', 'FunctionCall', decision);
         const op: Op = { t: 'Q', bindSeq: s.bindSeq, cmdId, started: performance.now(), analysis: null, index: 0, rows: 0, masked: 0 };
         if (decision.action !== 'allow') {
-          op.blocked = blockedOf(decision);
+          op.blocked = refusalOf(decision);
           replace(off, next, encodeQuery(raiseStatement(op.blocked), s.w));
         }
         s.ops.push(op);
@@ -190,11 +191,11 @@ function decideSql(s: PgSession, text: string, via: 'query' | 'prepare', analysi
     via,
     lexer: { dialect: 'postgres', standardConformingStrings: scs },
   });
-  let d = decide(s, cmd(s.standardConformingStrings));
+  let d = decideNow(s.deps.policy, s.info, cmd(s.standardConformingStrings), s.deps.log);
   // A change of standard_conforming_strings sent ahead of this text and not answered yet changes how the
   // target reads its backslashes before the gateway hears of it: judge both readings, most restrictive wins.
   if (s.scsChangeInFlight && text.includes('\\')) {
-    const other = decide(s, cmd(!s.standardConformingStrings));
+    const other = decideNow(s.deps.policy, s.info, cmd(!s.standardConformingStrings), s.deps.log);
     if (RANK[other.action] > RANK[d.action]) d = other;
   }
   if (mayChangeScs(text)) s.scsChangeInFlight = true;
@@ -240,46 +241,6 @@ function encodingChange(analysis: SqlAnalysis): string | null {
     }
   }
   return null;
-}
-
-function decide(s: PgSession, cmd: Command): Decision {
-  try {
-    const d = s.deps.policy.decide(s.info, cmd);
-    if (d instanceof Promise) {
-      // Reviews (asynchronous decisions) are not built yet: fail closed.
-      void d.catch(() => undefined);
-      return { action: 'block', rule: 'review', message: 'this command needs a review, and reviews are not available yet' };
-    }
-    return d;
-  } catch (err) {
-    s.deps.log.error({ err }, 'policy failed; blocking');
-    return { action: 'block', rule: 'policy-error', message: 'the policy could not decide; blocked (fail closed)' };
-  }
-}
-
-function auditDecision(s: PgSession, cmdId: number, via: string, text: string, d: Decision): void {
-  s.deps.audit.append({
-    sessionId: s.info.id,
-    at: Date.now(),
-    kind: 'decision',
-    commandId: cmdId,
-    via,
-    text,
-    decision: d.action,
-    rule: d.action === 'allow' ? undefined : d.rule,
-    message: d.action === 'allow' ? undefined : d.message,
-  });
-  if (d.action !== 'allow') {
-    s.deps.log.info({ rule: d.rule, via, decision: d.action }, 'command blocked');
-  }
-}
-
-function blockedOf(d: Decision): Blocked {
-  if (d.action === 'block') return { rule: d.rule, message: d.message };
-  if (d.action === 'review') {
-    return { rule: d.rule, message: d.message ?? `this command needs a review (rule "${d.rule}"), and reviews are not available yet` };
-  }
-  return { rule: 'internal', message: 'blocked' };
 }
 
 /** A statement the target itself fails with SQLSTATE 42501, so transaction state matches what the client saw. */

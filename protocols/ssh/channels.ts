@@ -6,30 +6,11 @@
 import path from 'node:path';
 import type { ClientChannel, PseudoTtyInfo, ServerChannel, Session } from 'ssh2';
 import type { Command, Decision } from '../../src/types.js';
+import { auditDecision, decideNow, refusalOf } from '../../src/policy/enforce.js';
 import { AsciicastRecorder } from '../../src/recording/asciicast.js';
 import { SftpError, SftpMonitor, type SftpEvent } from './sftp.js';
 import type { SshContext, SshSession } from './server.js';
 
-
-function decide(s: SshSession, ctx: SshContext, cmd: Command): Decision {
-  try {
-    const d = ctx.policy.decide(s.info, cmd);
-    if (d instanceof Promise) {
-      void d.catch(() => undefined);
-      return { action: 'block', rule: 'review', message: 'this command needs a review, and reviews are not available yet' };
-    }
-    return d;
-  } catch (err) {
-    s.log.error({ err }, 'policy failed; blocking');
-    return { action: 'block', rule: 'policy-error', message: 'the policy could not decide; blocked (fail closed)' };
-  }
-}
-
-function message(d: Decision): string {
-  if (d.action === 'block') return d.message;
-  if (d.action === 'review') return d.message ?? `this command needs a review (rule "${d.rule}"), and reviews are not available yet`;
-  return '';
-}
 
 let cmdSeq = 0;
 
@@ -37,20 +18,9 @@ let cmdSeq = 0;
 const RECORD_LIMIT_PTY = 64 * 1024 * 1024;
 const RECORD_LIMIT_NO_PTY = 64 * 1024;
 
-function auditDecision(s: SshSession, ctx: SshContext, via: string, text: string, d: Decision): number {
+function audit(s: SshSession, ctx: SshContext, via: string, text: string, d: Decision): number {
   const commandId = ++cmdSeq;
-  ctx.audit.append({
-    sessionId: s.info.id,
-    at: Date.now(),
-    kind: 'decision',
-    commandId,
-    via,
-    text,
-    decision: d.action,
-    rule: d.action === 'allow' ? undefined : d.rule,
-    message: d.action === 'allow' ? undefined : d.message,
-  });
-  if (d.action !== 'allow') s.log.info({ via, rule: d.rule, decision: d.action }, 'command blocked');
+  auditDecision(ctx.audit, s.log, s.info.id, commandId, via, text, d);
   return commandId;
 }
 
@@ -72,8 +42,8 @@ export function bridgeClient(s: SshSession, ctx: SshContext): void {
   client.on('tcpip', (accept, reject, info) => {
     // direct-tcpip (ssh -L): the target dials, if the connection allows it
     const cmd: Command = { kind: 'forward', host: info.destIP, port: info.destPort };
-    const d = s.conn.forwarding?.local ? decide(s, ctx, cmd) : ({ action: 'block', rule: 'forwarding', message: 'local port forwarding (ssh -L) is not allowed on this connection' } as Decision);
-    auditDecision(s, ctx, 'direct-tcpip', `${info.destIP}:${info.destPort}`, d);
+    const d = s.conn.forwarding?.local ? decideNow(ctx.policy, s.info, cmd, s.log) : ({ action: 'block', rule: 'forwarding', message: 'local port forwarding (ssh -L) is not allowed on this connection' } as Decision);
+    audit(s, ctx, 'direct-tcpip', `${info.destIP}:${info.destPort}`, d);
     if (d.action !== 'allow') return reject();
     upstream.forwardOut(info.srcIP, info.srcPort, info.destIP, info.destPort, (err, up) => {
       if (err) return reject();
@@ -87,8 +57,8 @@ export function bridgeClient(s: SshSession, ctx: SshContext): void {
     if (name === 'tcpip-forward' || name === 'cancel-tcpip-forward') {
       const bind = info as { bindAddr: string; bindPort: number };
       const cmd: Command = { kind: 'forward', host: bind.bindAddr, port: bind.bindPort };
-      const d = s.conn.forwarding?.remote ? decide(s, ctx, cmd) : ({ action: 'block', rule: 'forwarding', message: 'remote port forwarding (ssh -R) is not allowed on this connection' } as Decision);
-      auditDecision(s, ctx, name, `${bind.bindAddr}:${bind.bindPort}`, d);
+      const d = s.conn.forwarding?.remote ? decideNow(ctx.policy, s.info, cmd, s.log) : ({ action: 'block', rule: 'forwarding', message: 'remote port forwarding (ssh -R) is not allowed on this connection' } as Decision);
+      audit(s, ctx, name, `${bind.bindAddr}:${bind.bindPort}`, d);
       if (d.action !== 'allow') return reject?.();
       if (name === 'cancel-tcpip-forward') {
         upstream.unforwardIn(bind.bindAddr, bind.bindPort, (err?: Error | null) => (err ? reject?.() : accept?.()));
@@ -183,7 +153,7 @@ class SessionBridge {
     if (kind === 'exec') cmd = { kind: 'exec', command: text };
     else if (kind === 'shell') cmd = { kind: 'shell' };
     else cmd = { kind: 'subsystem', name: text };
-    d = decide(s, this.ctx, cmd);
+    d = decideNow(this.ctx.policy, s.info, cmd, s.log);
     const sftpMode = s.conn.sftp ?? 'allow';
     if (d.action === 'allow' && kind === 'subsystem' && text === 'sftp' && sftpMode === 'deny') {
       d = { action: 'block', rule: 'sftp', message: 'SFTP is not allowed on this connection' };
@@ -191,12 +161,12 @@ class SessionBridge {
     if (d.action === 'allow' && kind === 'subsystem' && text !== 'sftp') {
       d = { action: 'block', rule: 'subsystem', message: `the ${text} subsystem is not supported through portcullis` };
     }
-    this.commandId = auditDecision(s, this.ctx, kind, kind === 'shell' ? 'shell' : text, d);
+    this.commandId = audit(s, this.ctx, kind, kind === 'shell' ? 'shell' : text, d);
     if (d.action !== 'allow') {
       // a refused command still gets a channel: the message on stderr, exit status 126, nothing run
       const ch = accept();
       if (!ch) return;
-      ch.stderr.write(`portcullis: ${message(d)}\r\n`);
+      ch.stderr.write(`portcullis: ${refusalOf(d).message}\r\n`);
       ch.exit(126);
       ch.end();
       return;
